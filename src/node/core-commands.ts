@@ -1,0 +1,38 @@
+// HELLO, PING and STATUS: the commands every node answers regardless of its services.
+import { HELLO, PING, PROTOCOL_VERSION, STATUS } from "../protocol/commands.ts";
+import { SinkronError } from "../protocol/errors.ts";
+import type { CommandRegistry } from "../server/registry.ts";
+
+export interface NodeStatus {
+  node: string;
+  role: string;
+  term: number;
+  leader: string | null;
+  commitIndex: number;
+  appliedIndex: number;
+  members: { id: string; address: string }[];
+  [extra: string]: unknown;
+}
+
+export interface CoreCommandsHost {
+  readonly nodeId: string;
+  readonly token: string | null;
+  status(): NodeStatus;
+}
+
+export function registerCoreCommands(registry: CommandRegistry, host: CoreCommandsHost): void {
+  registry.register(HELLO, (args, ctx) => {
+    // Any version >= 1 is accepted: a newer client learns ours from the answer and adapts.
+    if (host.token !== null) {
+      if (args.token !== host.token) {
+        ctx.connection.authenticated = false;
+        throw new SinkronError("UNAUTHORIZED", args.token === undefined ? "this node requires a token" : "wrong token");
+      }
+      ctx.connection.authenticated = true;
+    }
+    if (args.name !== undefined) ctx.connection.name = args.name;
+    return { server: "sinkron", version: PROTOCOL_VERSION, node: host.nodeId, role: host.status().role };
+  });
+  registry.register(PING, () => "PONG");
+  registry.register(STATUS, () => host.status());
+}

@@ -1,0 +1,43 @@
+// The dispatch table services plug into: a command's catalog entry (name, schema, docs) and
+// its handler. A handler returns a value or a promise of one, or throws a SinkronError.
+import type { CommandInfo } from "../protocol/commands.ts";
+import type { Args } from "../protocol/envelope.ts";
+import type { Parsed, Shape } from "../protocol/schema.ts";
+
+export interface ConnectionInfo {
+  readonly id: number;
+  readonly remote: string;
+  name: string | null;
+  authenticated: boolean;
+}
+
+export interface CommandContext {
+  readonly connection: ConnectionInfo;
+  /** Sends a server-initiated frame `[0, kind, value]` on this connection. */
+  push(kind: string, value: unknown): void;
+}
+
+export type Handler = (args: Args, ctx: CommandContext) => unknown;
+
+export interface Command {
+  readonly info: CommandInfo;
+  readonly handler: Handler;
+}
+
+export class CommandRegistry {
+  private readonly commands = new Map<string, Command>();
+
+  /** `handler` receives args already validated by `info.args`. */
+  register<S extends Shape>(info: CommandInfo<S>, handler: (args: Parsed<S>, ctx: CommandContext) => unknown): void {
+    if (this.commands.has(info.name)) throw new Error(`command ${info.name} registered twice`);
+    this.commands.set(info.name, { info: info as unknown as CommandInfo, handler: handler as Handler });
+  }
+
+  get(name: string): Command | undefined {
+    return this.commands.get(name);
+  }
+
+  names(): string[] {
+    return [...this.commands.keys()].sort();
+  }
+}
