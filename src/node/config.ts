@@ -1,6 +1,7 @@
 // A node's configuration as the CLI, environment and tests hand it to SinkronNode.
 import type { Address } from "../util/address.ts";
 import type { ServerLimits } from "../server/limits.ts";
+import type { LogLevel } from "../util/log.ts";
 
 export interface Member {
   id: string;
@@ -17,4 +18,5 @@ export interface NodeConfig {
   redisUrl: string | null;
   token: string | null;
   limits: Partial<ServerLimits>;
+  logLevel?: LogLevel;
 }

@@ -13,7 +13,7 @@ export class SinkronNode {
   readonly log: Logger;
   private readonly server: NodeServer;
 
-  constructor(config: NodeConfig, log: Logger = createLogger(config.id)) {
+  constructor(config: NodeConfig, log: Logger = createLogger(config.id, config.logLevel)) {
     this.config = config;
     this.log = log;
     registerCoreCommands(this.registry, {

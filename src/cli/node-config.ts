@@ -1,0 +1,80 @@
+// The options of `sinkron node`, each settable by flag or environment variable (for
+// containers), and their translation into a NodeConfig.
+import type { Member, NodeConfig } from "../node/config.ts";
+import { DEFAULT_SERVER_LIMITS } from "../server/limits.ts";
+import { NODE_ID_PATTERN } from "../protocol/commands.ts";
+import { formatAddress, parseAddress } from "../util/address.ts";
+import { parseLogLevel } from "../util/log.ts";
+import { durationMs, integer, parseOptions, sizeBytes, text, UsageError, type OptionSpec } from "./options.ts";
+
+export function parsePeers(s: string): Member[] {
+  const members: Member[] = [];
+  for (const part of s.split(",").map((p) => p.trim()).filter(Boolean)) {
+    const eq = part.indexOf("=");
+    if (eq <= 0) throw new Error(`expected id=host:port, got '${part}'`);
+    const id = part.slice(0, eq);
+    if (!NODE_ID_PATTERN.test(id)) throw new Error(`bad node id '${id}' (letters, digits, _ . -; at most 64)`);
+    if (members.some((m) => m.id === id)) throw new Error(`node id '${id}' listed twice`);
+    members.push({ id, address: formatAddress(parseAddress(part.slice(eq + 1))) });
+  }
+  if (members.length === 0) throw new Error("at least one peer is needed");
+  return members;
+}
+
+const opt = <T>(spec: OptionSpec<T>): OptionSpec<T> => spec;
+const limits = DEFAULT_SERVER_LIMITS;
+
+export const NODE_OPTIONS = {
+  id: opt({ flag: "id", env: "SINKRON_ID", doc: "this node's id; must appear in --peers", parse: text }),
+  listen: opt({ flag: "listen", env: "SINKRON_LISTEN", doc: "host:port of the node's one TCP port", parse: parseAddress }),
+  peers: opt({ flag: "peers", env: "SINKRON_PEERS", doc: "every member: id=host:port,id=host:port,...", parse: parsePeers }),
+  data: opt({ flag: "data", env: "SINKRON_DATA", doc: "directory for the write-ahead log and snapshots", defaultText: "./data/<id>", parse: text }),
+  http: opt({ flag: "http", env: "SINKRON_HTTP", doc: "host:port for the HTTP API, health and metrics", parse: parseAddress }),
+  redis: opt({ flag: "redis", env: "SINKRON_REDIS", doc: "redis://host:port to use Redis as the cache's backing store", parse: text }),
+  token: opt({ flag: "token", env: "SINKRON_TOKEN", doc: "shared secret clients and peers must send in HELLO", parse: text }),
+  frameBytesMax: opt({ flag: "frame-bytes-max", env: "SINKRON_FRAME_BYTES_MAX", doc: "largest frame accepted", defaultText: "16MiB", parse: sizeBytes }),
+  inflightRequestsMax: opt({ flag: "inflight-requests-max", env: "SINKRON_INFLIGHT_REQUESTS_MAX", doc: "unanswered requests per connection before the node stops reading it", defaultText: String(limits.inflightRequestsMax), parse: integer(1, 1_000_000) }),
+  outboundBytesHighWater: opt({ flag: "outbound-bytes-high-water", env: "SINKRON_OUTBOUND_BYTES_HIGH_WATER", doc: "unsent answer bytes per connection before the node stops reading it", defaultText: "8MiB", parse: sizeBytes }),
+  inboundBytesPerTurnMax: opt({ flag: "inbound-bytes-per-turn-max", env: "SINKRON_INBOUND_BYTES_PER_TURN_MAX", doc: "input handled from one connection per event-loop turn", defaultText: "256KiB", parse: sizeBytes }),
+  connectionsMax: opt({ flag: "connections-max", env: "SINKRON_CONNECTIONS_MAX", doc: "open connections at once", defaultText: String(limits.connectionsMax), parse: integer(1, 1_000_000) }),
+  partialFrameTimeoutMs: opt({ flag: "partial-frame-timeout", env: "SINKRON_PARTIAL_FRAME_TIMEOUT", doc: "close a connection stalled inside a frame this long", defaultText: "30s", parse: durationMs }),
+  logLevel: opt({ flag: "log-level", env: "SINKRON_LOG_LEVEL", doc: "debug, info, warn or error", defaultText: "info", parse: (s) => {
+    if (!["debug", "info", "warn", "error"].includes(s)) throw new Error(`expected debug, info, warn or error, got '${s}'`);
+    return s;
+  } }),
+};
+
+export function parseNodeConfig(argv: string[], env: Record<string, string | undefined> = process.env): NodeConfig {
+  const { values, positional } = parseOptions(NODE_OPTIONS, argv, env);
+  if (positional.length > 0) throw new UsageError(`unexpected argument '${positional[0]}'`);
+  const id = values.id ?? required("id");
+  if (!NODE_ID_PATTERN.test(id)) throw new UsageError(`bad node id '${id}'`);
+  const listen = values.listen ?? required("listen");
+  const peers = values.peers ?? [{ id, address: formatAddress(listen) }];
+  if (!peers.some((m) => m.id === id)) throw new UsageError(`--id ${id} is not one of --peers (${peers.map((m) => m.id).join(", ")})`);
+  if (values.frameBytesMax !== undefined && (values.frameBytesMax < 1024 || values.frameBytesMax > 0xffff_ffff)) {
+    throw new UsageError("--frame-bytes-max must be between 1KiB and 4GiB-1");
+  }
+  const serverLimits: NodeConfig["limits"] = {};
+  if (values.frameBytesMax !== undefined) serverLimits.frameBytesMax = values.frameBytesMax;
+  if (values.inflightRequestsMax !== undefined) serverLimits.inflightRequestsMax = values.inflightRequestsMax;
+  if (values.outboundBytesHighWater !== undefined) serverLimits.outboundBytesHighWater = values.outboundBytesHighWater;
+  if (values.inboundBytesPerTurnMax !== undefined) serverLimits.inboundBytesPerTurnMax = values.inboundBytesPerTurnMax;
+  if (values.connectionsMax !== undefined) serverLimits.connectionsMax = values.connectionsMax;
+  if (values.partialFrameTimeoutMs !== undefined) serverLimits.partialFrameTimeoutMs = values.partialFrameTimeoutMs;
+  return {
+    id,
+    listen,
+    peers,
+    dataDir: values.data ?? `./data/${id}`,
+    http: values.http ?? null,
+    redisUrl: values.redis ?? null,
+    token: values.token ?? null,
+    limits: serverLimits,
+    logLevel: parseLogLevel(values.logLevel),
+  };
+}
+
+function required(name: string): never {
+  throw new UsageError(`--${name} is required (or set ${(NODE_OPTIONS as Record<string, OptionSpec<unknown>>)[name]?.env})`);
+}
