@@ -1,7 +1,7 @@
 // A sinkron node: one process, one port. It assembles the server, the command registry and
 // (as they land) the Raft groups and services. Until Raft runs, STATUS reports the role
 // "standalone" and says so in `note`.
-import { NodeServer } from "../server/server.ts";
+import { NodeServer, type ConnectionSummary } from "../server/server.ts";
 import { CommandRegistry } from "../server/registry.ts";
 import { createLogger, type Logger } from "../util/log.ts";
 import { registerCoreCommands, type NodeStatus } from "./core-commands.ts";
@@ -34,6 +34,10 @@ export class SinkronNode {
   /** The port actually bound (useful when configured with port 0). */
   get port(): number {
     return this.server.port;
+  }
+
+  connections(): ConnectionSummary[] {
+    return this.server.connectionList();
   }
 
   start(): void {

@@ -62,6 +62,18 @@ export class Connection implements ConnectionInfo {
     return this.inflight;
   }
 
+  get outboundBytes(): number {
+    return this.writer.pendingBytes;
+  }
+
+  get inboundBytes(): number {
+    return this.decoder.bufferedBytes;
+  }
+
+  get isPaused(): boolean {
+    return this.paused;
+  }
+
   get hasPartialFrame(): boolean {
     return this.decoder.hasPartialFrame;
   }
@@ -135,8 +147,12 @@ export class Connection implements ConnectionInfo {
     let budgetBytes = this.host.limits.inboundBytesPerTurnMax;
     while (!this.closed && !this.closeAfterFlush) {
       if (this.isBlocked) {
-        this.pause();
-        break;
+        // Answers may still fit in the kernel's buffer: only a write that stalls is a block.
+        this.flush();
+        if (this.isBlocked) {
+          this.pause();
+          break;
+        }
       }
       if (budgetBytes <= 0) {
         // Fairness (STYLE.md): a hard-pipelining client yields the loop to other sockets.

@@ -18,6 +18,16 @@ export interface ServerOptions {
   limits?: Partial<ServerLimits>;
 }
 
+export interface ConnectionSummary {
+  id: number;
+  remote: string;
+  name: string | null;
+  inflightRequests: number;
+  outboundBytes: number;
+  inboundBytes: number;
+  isPaused: boolean;
+}
+
 export interface ServerStats {
   connections: number;
   connectionsAccepted: number;
@@ -58,6 +68,18 @@ export class NodeServer implements ConnectionHost {
 
   stats(): ServerStats {
     return { connections: this.connections.size, ...this.counters };
+  }
+
+  connectionList(): ConnectionSummary[] {
+    return [...this.connections].map((c) => ({
+      id: c.id,
+      remote: c.remote,
+      name: c.name,
+      inflightRequests: c.inflightRequests,
+      outboundBytes: c.outboundBytes,
+      inboundBytes: c.inboundBytes,
+      isPaused: c.isPaused,
+    }));
   }
 
   start(): void {
