@@ -146,8 +146,11 @@ export class FrameWriter {
   private view: DataView;
   private start = 0;
   private end = 0;
+  private readonly initialBytes: number;
 
   constructor(initialBytes = 64 * 1024) {
+    if (!Number.isInteger(initialBytes) || initialBytes < 1) throw new RangeError("initialBytes must be a positive integer");
+    this.initialBytes = initialBytes;
     this.buf = new Uint8Array(initialBytes);
     this.view = new DataView(this.buf.buffer);
   }
@@ -181,6 +184,10 @@ export class FrameWriter {
   clear(): void {
     this.start = 0;
     this.end = 0;
+    if (this.buf.byteLength > this.initialBytes) {
+      this.buf = new Uint8Array(this.initialBytes);
+      this.view = new DataView(this.buf.buffer);
+    }
   }
 
   private reserve(count: number): void {

@@ -3,6 +3,7 @@
 // for handlers. Unknown keys are refused, so a misspelt option never silently does nothing.
 import { SinkronError } from "./errors.ts";
 import { isPlainMap, type Args } from "./envelope.ts";
+import { encodeValue } from "./msgpack.ts";
 
 export interface Field<T> {
   /** Human-readable type for docs and errors, e.g. "string (1..256 bytes)". */
@@ -33,7 +34,8 @@ export function str(doc: string, opts: { bytesMin?: number; bytesMax?: number } 
       if (typeof value !== "string") throw bad(key, `must be a string, got ${describe(value)}`);
       // Cheap length guard before encoding: UTF-8 needs at least 1 byte per UTF-16 unit.
       if (value.length > bytesMax) throw bad(key, `must be at most ${bytesMax} bytes`);
-      const sizeBytes = value.length * 3 <= bytesMax ? value.length : utf8.encode(value).byteLength;
+      // A UTF-16 length is the byte length only when it is ASCII-safe on both bounds.
+      const sizeBytes = value.length * 3 <= bytesMax && value.length >= bytesMin ? value.length : utf8.encode(value).byteLength;
       if (sizeBytes < bytesMin) throw bad(key, `must be at least ${bytesMin} bytes`);
       if (sizeBytes > bytesMax) throw bad(key, `must be at most ${bytesMax} bytes`);
       return value;
@@ -99,6 +101,24 @@ export function blob(doc: string, opts: { bytesMax: number }): Field<string | Ui
         return value;
       }
       throw bad(key, `must be a string or binary, got ${describe(value)}`);
+    },
+  };
+}
+
+/** Any MessagePack value (string, number, binary, array, map, ...), bounded by its encoded size. */
+export function anyValue(doc: string, opts: { bytesMax: number }): Field<unknown> {
+  return {
+    type: `any value (up to ${opts.bytesMax} bytes encoded)`,
+    doc,
+    required: true,
+    parse(value, key) {
+      if (value === undefined) throw bad(key, "is required");
+      if (value instanceof Date || (typeof value === "object" && value !== null && !Array.isArray(value) && !ArrayBuffer.isView(value) && !isPlainMap(value))) {
+        throw bad(key, "must be plain MessagePack data (no extension types)");
+      }
+      const sizeBytes = typeof value === "string" && value.length * 3 <= opts.bytesMax ? value.length : encodeValue(value).byteLength;
+      if (sizeBytes > opts.bytesMax) throw tooLarge(key, `must be at most ${opts.bytesMax} bytes encoded`);
+      return value;
     },
   };
 }

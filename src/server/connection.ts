@@ -271,6 +271,7 @@ export class Connection implements ConnectionInfo {
     if (this.closed || this.resumeScheduled || this.isBlocked) return;
     if (this.paused) {
       this.paused = false;
+      this.lastInputAtMs = performance.now();
       this.socket.resume();
     }
     if (this.decoder.bufferedBytes > 0) this.processInput();

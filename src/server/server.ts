@@ -159,7 +159,9 @@ export class NodeServer implements ConnectionHost {
   private sweep(): void {
     const nowMs = performance.now();
     for (const connection of this.connections) {
-      if (connection.hasPartialFrame && nowMs - connection.lastInputAtMs > this.limits.partialFrameTimeoutMs) {
+      // A paused connection holds buffered input because we stopped reading, not because
+      // the peer stalled; its clock restarts on resume.
+      if (!connection.isPaused && connection.hasPartialFrame && nowMs - connection.lastInputAtMs > this.limits.partialFrameTimeoutMs) {
         this.log.warn("closing connection stalled inside a frame", { remote: connection.remote });
         connection.failAndClose("TIMEOUT", `no bytes for ${this.limits.partialFrameTimeoutMs} ms in the middle of a frame`);
       }
