@@ -1,13 +1,26 @@
 // The one MessagePack codec of the process. `useRecords: false` keeps frames plain
 // MessagePack any language decodes (records are a msgpackr extension); `variableMapSize`
-// gives small maps the smallest header, so our bytes match other encoders' for golden vectors.
+// gives small maps the smallest header, so our bytes match other encoders' for golden vectors;
+// `int64AsType: "auto"` reads a uint64/int64 that fits a double as a number (Go's msgpack
+// writes every int that way). Extension types are not part of the protocol and are refused.
 //
 // Most frames are tiny envelopes — [id, "PING", {}], [id, "OK", "PONG"] — and msgpackr's fixed
 // cost per call (state save, a DataView per new buffer) dominates them. A small-value fast path
 // handles exactly those shapes byte-for-byte as msgpackr does and hands everything else to it.
-import { Packr } from "msgpackr";
+import { addExtension, Packr } from "msgpackr";
 
-export const msgpack = new Packr({ useRecords: false, variableMapSize: true, moreTypes: false });
+export const msgpack = new Packr({ useRecords: false, variableMapSize: true, moreTypes: false, int64AsType: "auto" });
+
+/** The ext types msgpackr would otherwise decode into JS objects (timestamp, Set, Error, ...). */
+const BUILT_IN_EXTENSION_TYPES = [-1, 0, 0x42, 0x62, 0x65, 0x69, 0x70, 0x73, 0x74, 0x78];
+for (const type of BUILT_IN_EXTENSION_TYPES) {
+  addExtension({
+    type,
+    unpack() {
+      throw new Error(`MessagePack extension type ${type} is not part of the sinkron protocol`);
+    },
+  } as Parameters<typeof addExtension>[0]);
+}
 
 export function encodeValue(value: unknown): Uint8Array {
   return msgpack.pack(value);
