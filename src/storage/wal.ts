@@ -1,0 +1,375 @@
+// The node's one write-ahead log, shared by every Raft group it hosts. Calls only buffer; sync()
+// writes everything buffered with one writev and one fdatasync (group commit), and once it returns
+// all of it survives kill -9 and power loss. Segments rotate at segmentBytesMax, each starting with
+// a checkpoint of every group, so old segments can go once compaction has passed their entries.
+
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { StorageAssertionError, assert, assertUint } from "./assert.ts";
+import { ByteWriter } from "./bytes.ts";
+import { fsyncDir, segmentName, writeAll } from "./files.ts";
+import { GroupLog } from "./group-log.ts";
+import {
+  ENTRIES_RECORD_OVERHEAD_BYTES,
+  RECORD_BODY_BYTES_MAX,
+  RECORD_HEADER_BYTES,
+  encodeCheckpoint,
+  encodeCompacted,
+  encodeDamageCleared,
+  encodeEntriesSplit,
+  encodeHardState,
+  entryEncodedBytes,
+} from "./record.ts";
+import { clampSegments, type RecoveredGroup, type SegmentState } from "./recovery.ts";
+import type { Damage, Entry, GroupId, HardState, StorageLogger } from "./types.ts";
+
+/** After a sync the write buffer shrinks back to this if one large tick grew it. */
+const PENDING_BYTES_KEEP_MAX = 4 * 1024 * 1024;
+/** Size of one encoded hard-state record without its vote id, for pendingBytes. */
+const HARD_STATE_RECORD_BYTES = RECORD_HEADER_BYTES + 1 + 4 + 8 + 8 + 2;
+
+export interface WalStats {
+  segments: number;
+  /** Bytes of all live segments on disk. */
+  bytes: number;
+  syncs: number;
+  syncMsTotal: number;
+  syncMsMax: number;
+  bytesWritten: number;
+  recordsWritten: number;
+  entriesWritten: number;
+  /** Segments opened by rotation since this WAL was opened. */
+  segmentsCreated: number;
+  segmentsDeleted: number;
+  groups: number;
+  pendingBytes: number;
+  fsync: boolean;
+  /** Shown in STATUS and logs: "fsync" is the only mode that keeps acknowledged writes on power loss. */
+  durability: "fsync" | "UNSAFE-no-fsync";
+}
+
+/** A copy of one group as the WAL sees it, buffered (not yet synced) calls included. */
+export interface WalGroupState {
+  hardState: HardState;
+  compactedIndex: number;
+  compactedTerm: number;
+  lastIndex: number;
+  lastTerm: number;
+  damage: Damage | null;
+}
+
+export interface WalConfig {
+  segmentBytesMax: number;
+  isFsyncEnabled: boolean;
+  logger: StorageLogger;
+}
+
+export class Wal {
+  private readonly groups = new Map<GroupId, GroupLog>();
+  private readonly pending = new ByteWriter();
+  /**
+   * The latest hard state per group since the last sync. Written after the tick's other records,
+   * so a torn batch can never keep a commit index whose entries it lost (etcd orders its WAL alike).
+   */
+  private readonly pendingHardStates = new Map<GroupId, HardState>();
+  /** Per group, the highest index appended since the last sync (goes to the active segment). */
+  private readonly pendingMaxIndex = new Map<GroupId, number>();
+  private readonly touchedGroups = new Set<GroupId>();
+  /** The checkpoint that will open the next segment, encoded when the active one filled up. */
+  private nextCheckpoint: Uint8Array | null = null;
+  private fd: number;
+  private failure: Error | null = null;
+  private isClosed = false;
+  private pendingRecords = 0;
+  private pendingEntries = 0;
+  private readonly counters = {
+    syncs: 0,
+    syncMsTotal: 0,
+    syncMsMax: 0,
+    bytesWritten: 0,
+    recordsWritten: 0,
+    entriesWritten: 0,
+    segmentsCreated: 0,
+    segmentsDeleted: 0,
+  };
+
+  /** Use openWal(); this takes over the segments recovery left in place, the last one active. */
+  constructor(
+    private readonly walDir: string,
+    private readonly segments: SegmentState[],
+    recovered: Map<GroupId, RecoveredGroup>,
+    private readonly config: WalConfig,
+  ) {
+    assert(segments.length > 0, "the WAL needs an active segment");
+    for (const [id, g] of recovered) this.groups.set(id, groupLogFromRecovered(id, g));
+    this.fd = fs.openSync(this.active.path, fs.constants.O_WRONLY | fs.constants.O_APPEND);
+    if (this.active.sizeBytes >= config.segmentBytesMax) this.nextCheckpoint = this.encodeCheckpoint();
+  }
+
+  private get active(): SegmentState {
+    return this.segments[this.segments.length - 1]!;
+  }
+
+  /** Bytes the next sync will write (a new segment's checkpoint not included). */
+  get pendingBytes(): number {
+    let bytes = this.pending.length;
+    for (const hardState of this.pendingHardStates.values()) {
+      bytes += HARD_STATE_RECORD_BYTES + (hardState.vote === null ? 0 : Buffer.byteLength(hardState.vote));
+    }
+    return bytes;
+  }
+
+  get isFsyncEnabled(): boolean {
+    return this.config.isFsyncEnabled;
+  }
+
+  // ------------------------------------------------------------ buffered calls
+
+  /** Buffer entries; a first index at or below the last index replaces the log from there on. */
+  appendEntries(group: GroupId, entries: readonly Entry[]): void {
+    this.checkUsable();
+    const log = this.groupLog(group);
+    const problem = log.checkAppend(entries);
+    assert(problem === null, `appendEntries: ${problem}`);
+    for (const entry of entries) {
+      assert(
+        entryEncodedBytes(entry) + ENTRIES_RECORD_OVERHEAD_BYTES <= RECORD_BODY_BYTES_MAX,
+        `entry ${entry.index} of ${entry.data.length} bytes exceeds the WAL record maximum`,
+      );
+    }
+    this.groups.set(group, log);
+    const firstIndex = entries[0]!.index;
+    if (firstIndex <= log.lastIndex) clampSegments(this.segments, group, firstIndex - 1);
+    this.pendingRecords += encodeEntriesSplit(this.pending, group, entries);
+    this.pendingEntries += entries.length;
+    log.applyAppend(entries);
+    this.pendingMaxIndex.set(group, log.lastIndex);
+    this.touchedGroups.add(group);
+  }
+
+  /**
+   * Buffer a hard state; the latest one wins. Unchanged hard states write nothing. At sync its
+   * commit must not exceed the group's last index (Raft never commits what it does not hold).
+   */
+  setHardState(group: GroupId, hardState: HardState): void {
+    this.checkUsable();
+    const log = this.groupLog(group);
+    const current = log.hardState;
+    if (current.term === hardState.term && current.vote === hardState.vote && current.commit === hardState.commit) return;
+    const problem = log.checkHardState(hardState);
+    assert(problem === null, `setHardState: ${problem}`);
+    this.groups.set(group, log);
+    log.applyHardState(hardState);
+    this.pendingHardStates.set(group, log.hardState);
+    this.touchedGroups.add(group);
+  }
+
+  /**
+   * Buffer "the log through (index, term) is in a snapshot". Entries up to index may be discarded;
+   * the entries after it are kept only if the log has (index, term) itself (Raft §7). Save the
+   * snapshot durably first: once this is synced, those entries may be gone.
+   */
+  markCompacted(group: GroupId, index: number, term: number): void {
+    this.checkUsable();
+    const log = this.groupLog(group);
+    const problem = log.checkCompact(index, term);
+    assert(problem === null, `markCompacted: ${problem}`);
+    if (index === log.compactedIndex) return;
+    this.groups.set(group, log);
+    const keepsSuffix = log.keepsSuffixAfter(index, term);
+    encodeCompacted(this.pending, group, index, term, keepsSuffix);
+    this.pendingRecords++;
+    log.applyCompact(index, term, keepsSuffix);
+    this.touchedGroups.add(group);
+  }
+
+  /** Buffer "this group was repaired": the damage mark found at recovery is dropped for good. */
+  clearDamage(group: GroupId): void {
+    this.checkUsable();
+    const log = this.groups.get(group);
+    if (log === undefined || log.damage === null) return;
+    encodeDamageCleared(this.pending, group);
+    this.pendingRecords++;
+    log.damage = null;
+  }
+
+  // ------------------------------------------------------------ sync
+
+  /** Write everything buffered (one writev) and make it durable (one fdatasync). */
+  sync(): void {
+    this.checkUsable();
+    if (this.pending.length === 0 && this.pendingHardStates.size === 0) return;
+    const startedMs = performance.now();
+    this.checkCommitsHeld();
+    for (const [group, hardState] of this.pendingHardStates) encodeHardState(this.pending, group, hardState);
+    this.pendingRecords += this.pendingHardStates.size;
+    const chunks: Uint8Array[] = [];
+    const isNewSegment = this.nextCheckpoint !== null;
+    try {
+      if (this.nextCheckpoint !== null) {
+        this.openNextSegment();
+        chunks.push(this.nextCheckpoint);
+      }
+      chunks.push(this.pending.bytes());
+      const writtenBytes = writeAll(this.fd, chunks);
+      if (this.config.isFsyncEnabled) {
+        fs.fdatasyncSync(this.fd);
+        if (isNewSegment) fsyncDir(this.walDir);
+      }
+      this.active.sizeBytes += writtenBytes;
+      this.counters.bytesWritten += writtenBytes;
+    } catch (error) {
+      // After a failed write or fsync the kernel may have dropped dirty pages: never retry (fsyncgate).
+      this.fail(error instanceof Error ? error : new Error(String(error)));
+    }
+    this.nextCheckpoint = null;
+    for (const [group, maxIndex] of this.pendingMaxIndex) {
+      const current = this.active.maxIndexByGroup.get(group) ?? 0;
+      this.active.maxIndexByGroup.set(group, Math.max(current, maxIndex));
+    }
+    this.pendingMaxIndex.clear();
+    this.pendingHardStates.clear();
+    this.touchedGroups.clear();
+    this.pending.reset(PENDING_BYTES_KEEP_MAX);
+    this.counters.recordsWritten += this.pendingRecords;
+    this.counters.entriesWritten += this.pendingEntries;
+    this.pendingRecords = 0;
+    this.pendingEntries = 0;
+    this.deleteObsoleteSegments();
+    if (this.active.sizeBytes >= this.config.segmentBytesMax) this.nextCheckpoint = this.encodeCheckpoint();
+    const elapsedMs = performance.now() - startedMs;
+    this.counters.syncs++;
+    this.counters.syncMsTotal += elapsedMs;
+    if (elapsedMs > this.counters.syncMsMax) this.counters.syncMsMax = elapsedMs;
+  }
+
+  /**
+   * A commit index beyond the log means the caller lost committed entries (an overwrite below
+   * commit, a snapshot behind it): a bug that must not reach the disk. The WAL stops here.
+   */
+  private checkCommitsHeld(): void {
+    for (const group of this.touchedGroups) {
+      const log = this.groups.get(group)!;
+      if (log.hardState.commit > log.lastIndex) {
+        this.fail(new StorageAssertionError(`group ${group}: commit ${log.hardState.commit} is beyond the last index ${log.lastIndex}`));
+      }
+    }
+  }
+
+  private fail(error: Error): never {
+    this.failure = error;
+    this.config.logger.error("wal: the WAL stopped and refuses further writes", { error: error.message });
+    throw error;
+  }
+
+  private openNextSegment(): void {
+    const seq = this.active.seq + 1;
+    const segmentPath = path.join(this.walDir, segmentName(seq));
+    const flags = fs.constants.O_WRONLY | fs.constants.O_APPEND | fs.constants.O_CREAT | fs.constants.O_EXCL;
+    const fd = fs.openSync(segmentPath, flags, 0o644);
+    fs.closeSync(this.fd);
+    this.fd = fd;
+    this.segments.push({ seq, path: segmentPath, sizeBytes: 0, maxIndexByGroup: new Map() });
+    this.counters.segmentsCreated++;
+  }
+
+  /** The state every later segment starts from, so the ones before it can be deleted. */
+  private encodeCheckpoint(): Uint8Array {
+    const writer = new ByteWriter(RECORD_HEADER_BYTES + 64 * (this.groups.size + 1));
+    encodeCheckpoint(writer, false, [...this.groups.values()].map((log) => log.toCheckpoint()));
+    return writer.bytes().slice();
+  }
+
+  /**
+   * Delete the oldest segments whose every entry is compacted (or overwritten). Only the oldest go,
+   * each unlink made durable before the next, so a crash never leaves a gap in the sequence.
+   */
+  private deleteObsoleteSegments(): void {
+    while (this.segments.length > 1) {
+      const oldest = this.segments[0]!;
+      for (const [group, maxIndex] of oldest.maxIndexByGroup) {
+        if (maxIndex > (this.groups.get(group)?.compactedIndex ?? 0)) return;
+      }
+      try {
+        fs.rmSync(oldest.path, { force: true });
+        if (this.config.isFsyncEnabled) fsyncDir(this.walDir);
+      } catch (error) {
+        this.config.logger.warn("wal: could not delete an obsolete segment; will retry", { segment: oldest.path, error: String(error) });
+        return;
+      }
+      this.segments.shift();
+      this.counters.segmentsDeleted++;
+    }
+  }
+
+  // ------------------------------------------------------------ inspection and shutdown
+
+  group(group: GroupId): WalGroupState | undefined {
+    const log = this.groups.get(group);
+    if (log === undefined) return undefined;
+    return {
+      hardState: { ...log.hardState },
+      compactedIndex: log.compactedIndex,
+      compactedTerm: log.compactedTerm,
+      lastIndex: log.lastIndex,
+      lastTerm: log.lastTerm,
+      damage: log.damage === null ? null : { ...log.damage },
+    };
+  }
+
+  groupIds(): GroupId[] {
+    return [...this.groups.keys()];
+  }
+
+  stats(): WalStats {
+    let bytes = 0;
+    for (const segment of this.segments) bytes += segment.sizeBytes;
+    return {
+      segments: this.segments.length,
+      bytes,
+      ...this.counters,
+      groups: this.groups.size,
+      pendingBytes: this.pendingBytes,
+      fsync: this.config.isFsyncEnabled,
+      durability: this.config.isFsyncEnabled ? "fsync" : "UNSAFE-no-fsync",
+    };
+  }
+
+  /** Syncs what is buffered (unless the WAL failed), then releases the file. Idempotent. */
+  close(): void {
+    if (this.isClosed) return;
+    try {
+      if (this.failure === null) this.sync();
+    } finally {
+      this.isClosed = true;
+      fs.closeSync(this.fd);
+    }
+  }
+
+  private checkUsable(): void {
+    assert(!this.isClosed, "the WAL is closed");
+    if (this.failure !== null) throw new Error(`the WAL failed earlier and accepts no writes: ${this.failure.message}`);
+  }
+
+  /** The group's log; a new group is registered by the caller only once its first call is valid. */
+  private groupLog(group: GroupId): GroupLog {
+    const log = this.groups.get(group);
+    if (log !== undefined) return log;
+    assertUint(group, 32, "group id");
+    return new GroupLog(group);
+  }
+}
+
+function groupLogFromRecovered(group: GroupId, recovered: RecoveredGroup): GroupLog {
+  const log = GroupLog.fromCheckpoint({
+    group,
+    hardState: recovered.hardState,
+    compactedIndex: recovered.compactedIndex,
+    compactedTerm: recovered.compactedTerm,
+    lastIndex: recovered.compactedIndex,
+    lastTerm: recovered.compactedTerm,
+    damage: recovered.damage,
+  });
+  if (recovered.entries.length > 0) log.applyAppend(recovered.entries);
+  return log;
+}
