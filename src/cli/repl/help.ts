@@ -1,0 +1,138 @@
+// The REPL's knowledge of commands, for `help`, `help CMD` and tab completion. Commands in
+// the protocol catalog (src/protocol/commands.ts — every CommandInfo it exports, so a service
+// that adds its commands there shows up here unchanged) come with their real schemas; the
+// commands PROTOCOL.md plans but the catalog does not hold yet come from a static table.
+import * as catalog from "../../protocol/commands.ts";
+import type { CommandInfo } from "../../protocol/commands.ts";
+
+export type ArgDoc = { name: string; type: string; required: boolean; doc: string };
+export type CommandDoc = { name: string; summary: string; args: ArgDoc[]; result: string; isPlanned: boolean };
+
+const req = (name: string, type: string, doc: string): ArgDoc => ({ name, type, required: true, doc });
+const opt = (name: string, type: string, doc: string): ArgDoc => ({ name, type, required: false, doc });
+const planned = (name: string, summary: string, args: ArgDoc[], result: string): CommandDoc => ({ name, summary, args, result, isPlanned: true });
+
+/** PROTOCOL.md §10 commands not (yet) in the catalog; the catalog wins when both have one. */
+const PLANNED: readonly CommandDoc[] = [
+  planned("LOCK.ACQUIRE", "take a shared or exclusive lock, waiting fairly", [
+    req("name", "string", "the lock"),
+    req("mode", '"shared" | "exclusive"', "shared locks coexist; exclusive excludes all others"),
+    req("owner", "string", "who holds it"),
+    opt("waitMs", "integer >= 0", "how long to wait; 0 is a try-lock"),
+    opt("ttlMs", "integer > 0", "lease: released this long after the grant unless renewed"),
+  ], "{token, mode} — token is a fencing token that grows with every grant"),
+  planned("LOCK.RELEASE", "release a lock", [req("name", "string", "the lock"), req("owner", "string", "the holder releasing it")], "{released: true} or NOT_FOUND"),
+  planned("LOCK.RENEW", "extend a lock's lease", [req("name", "string", "the lock"), req("owner", "string", "the holder"), req("ttlMs", "integer > 0", "the new lease, from now")], "TBD by the locks service"),
+  planned("LOCK.INFO", "holders and waiters of a lock", [req("name", "string", "the lock")], "{holders, waiters}"),
+  planned("Q.PRODUCE", "add a message to a queue", [
+    req("queue", "string", "the queue; created with defaults on first use"),
+    req("body", "string or binary", "the message"),
+    opt("key", "string", "messages with one key go to one partition and keep their order"),
+  ], "{id}"),
+  planned("Q.CONSUME", "take messages, long-polling", [
+    req("queue", "string", "the queue"),
+    opt("max", "integer >= 1", "most messages to return"),
+    opt("waitMs", "integer >= 0", "how long to wait when no message is ready"),
+    opt("visibilityMs", "integer > 0", "redeliver when not acked within this"),
+  ], "array of {id, body, key, deliveries} (empty when nothing came in waitMs)"),
+  planned("Q.ACK", "acknowledge a delivered message", [req("queue", "string", "the queue"), req("id", "string", "the message id")], "{acked: true} or NOT_FOUND"),
+  planned("Q.NACK", "give a message back for redelivery", [req("queue", "string", "the queue"), req("id", "string", "the message id"), opt("delayMs", "integer >= 0", "make it ready again after this")], "{requeued: true} or NOT_FOUND"),
+  planned("Q.CREATE", "create a queue with explicit settings", [
+    req("queue", "string", "the queue"),
+    opt("partitions", "integer >= 1", "default: 2 per node"),
+    opt("replicas", "integer >= 1", "default: 3, or fewer in a smaller cluster"),
+    opt("maxDeliveries", "integer >= 1", "then the message moves to <queue>.dead"),
+  ], "TBD by the queue service"),
+  planned("Q.INFO", "a queue's partitions and counts", [req("queue", "string", "the queue")], "{queue, partitions, ready, inflight, deadLettered}"),
+  planned("Q.DELETE", "delete a queue", [req("queue", "string", "the queue")], "TBD by the queue service"),
+  planned("KV.GET", "linearizable read of a key", [req("key", "string", "the key")], "{value, revision} or NOT_FOUND"),
+  planned("KV.SET", "write a key", [req("key", "string", "the key"), req("value", "any value", "nested maps and arrays allowed")], "{revision}"),
+  planned("KV.DEL", "delete a key", [req("key", "string", "the key")], "{deleted}"),
+  planned("CLUSTER.ADD", "add a member", [req("id", "string", "the new member's node id"), req("address", "string", "its host:port")], "{members}"),
+  planned("CLUSTER.REMOVE", "remove a member", [req("id", "string", "the member to remove")], "{members}"),
+  planned("CLUSTER.TRANSFER", "hand leadership to a member", [req("to", "string", "the member that should lead")], "{leader}"),
+  planned("CACHE.GET", "coherent cached read", [req("key", "string", "the key")], "{value, source, state} or NOT_FOUND"),
+  planned("CACHE.SET", "coherent write", [req("key", "string", "the key"), req("value", "any value", "the value")], "{ok: true}"),
+  planned("CACHE.DEL", "coherent delete", [req("key", "string", "the key")], "TBD by the cache service"),
+  planned("CACHE.INVALIDATE", "drop this node's cached copies", [opt("key", "string", "absent: drop all")], "{invalidated}"),
+  planned("CACHE.METRICS", "this node's cache counters", [], "{hits, misses, writes, invalidations, evictions, entries, bytes, capacity}"),
+];
+
+function isCommandInfo(value: unknown): value is CommandInfo {
+  if (value === null || typeof value !== "object") return false;
+  const candidate = value as Partial<CommandInfo>;
+  return typeof candidate.name === "string" && typeof candidate.summary === "string" && typeof candidate.result === "string" && typeof candidate.args?.shape === "object";
+}
+
+function fromCatalog(info: CommandInfo): CommandDoc {
+  const args = Object.entries(info.args.shape).map(([name, field]) => ({ name, type: field.type, required: field.required, doc: field.doc }));
+  return { name: info.name, summary: info.summary, args, result: info.result, isPlanned: false };
+}
+
+/** Every command the REPL knows, catalog first, sorted by name. */
+export function commandDocs(): CommandDoc[] {
+  const byName = new Map<string, CommandDoc>();
+  for (const exported of Object.values(catalog)) {
+    const infos = Array.isArray(exported) ? exported : [exported];
+    for (const info of infos) if (isCommandInfo(info)) byName.set(info.name, fromCatalog(info));
+  }
+  for (const doc of PLANNED) if (!byName.has(doc.name)) byName.set(doc.name, doc);
+  return [...byName.values()].sort((a, b) => a.name.localeCompare(b.name));
+}
+
+export function formatCommandList(docs: readonly CommandDoc[]): string {
+  const width = Math.max(...docs.map((d) => d.name.length));
+  const lines = docs.map((d) => `  ${d.name.padEnd(width)}  ${d.summary}${d.isPlanned ? " (planned)" : ""}`);
+  return [
+    "Commands (help COMMAND for its arguments; names are case-insensitive):",
+    ...lines,
+    "",
+    "Syntax:  COMMAND key=value key2=\"with spaces\"   or   COMMAND {\"key\": \"json\"}",
+    "         values: numbers, true/false/null and JSON become those; anything else is a string",
+    "         binary in JSON: {\"$bin\": \"68656c6c6f\"}",
+    "         CMD1 ; CMD2   sends both at once (pipelined)",
+    "Meta:    help, help COMMAND, .exit (or Ctrl-D)",
+  ].join("\n");
+}
+
+export function formatCommandHelp(doc: CommandDoc): string {
+  const lines = [`${doc.name} — ${doc.summary}${doc.isPlanned ? " (planned: the node may answer UNKNOWN_COMMAND)" : ""}`];
+  if (doc.args.length === 0) {
+    lines.push("  no arguments");
+  } else {
+    const width = Math.max(...doc.args.map((a) => a.name.length + (a.required ? 0 : 1)));
+    for (const arg of doc.args) {
+      const name = arg.required ? arg.name : `${arg.name}?`;
+      lines.push(`  ${name.padEnd(width)}  ${arg.type} — ${arg.doc}`);
+    }
+  }
+  lines.push(`  result: ${doc.result}`);
+  const example = doc.args.filter((a) => a.required).map((a) => `${a.name}=…`);
+  lines.push(`  e.g.    ${[doc.name, ...example].join(" ")}`);
+  return lines.join("\n");
+}
+
+/**
+ * Tab completion: the command name at the start of a pipeline segment (or after `help`),
+ * else the command's argument names as `key=`. Returns readline's [matches, fragment].
+ */
+export function complete(line: string, docs: readonly CommandDoc[]): [string[], string] {
+  const segment = line.slice(line.lastIndexOf(";") + 1).replace(/^\s+/, "");
+  const words = segment.split(/\s+/);
+  const fragment = words[words.length - 1] ?? "";
+  const names = docs.map((d) => d.name);
+  const isHelp = words.length === 2 && /^(help|\.help|\?)$/i.test(words[0]!);
+  if (words.length === 1 || isHelp) {
+    const upper = fragment.toUpperCase();
+    const matches = names.filter((name) => name.startsWith(upper));
+    // Keep the user's case when they typed lower case: `lock.ac` completes to `lock.acquire`.
+    const isLower = fragment !== "" && fragment === fragment.toLowerCase();
+    const metas = words.length === 1 ? ["help", ".exit"].filter((m) => m.startsWith(fragment.toLowerCase()) && fragment !== "") : [];
+    return [[...(isLower ? matches.map((m) => m.toLowerCase()) : matches), ...metas], fragment];
+  }
+  const doc = docs.find((d) => d.name === words[0]!.toUpperCase());
+  if (doc === undefined || fragment.includes("=")) return [[], fragment];
+  const given = new Set(words.slice(1, -1).map((w) => w.split("=")[0]));
+  const keys = doc.args.filter((a) => !given.has(a.name) && a.name.startsWith(fragment)).map((a) => `${a.name}=`);
+  return [keys, fragment];
+}
