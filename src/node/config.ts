@@ -2,6 +2,7 @@
 import type { Address } from "../util/address.ts";
 import type { ServerLimits } from "../server/limits.ts";
 import type { LogLevel } from "../util/log.ts";
+import type { RaftTiming } from "../replication/raft-host.ts";
 
 export interface Member {
   id: string;
@@ -19,4 +20,16 @@ export interface NodeConfig {
   token: string | null;
   limits: Partial<ServerLimits>;
   logLevel?: LogLevel;
+  /** Raft and storage settings; defaults in src/node/node.ts. */
+  raft?: Partial<RaftSettings>;
+}
+
+export interface RaftSettings extends RaftTiming {
+  /** false skips fsync: fast, and a crash may lose acknowledged writes. Reported in STATUS. */
+  fsync: boolean;
+  /** Applied entries between snapshots of a group's state machine. */
+  snapshotEntries: number;
+  segmentBytesMax: number;
+  /** Start with no configuration and wait to be added with CLUSTER.ADD (a new member). */
+  join: boolean;
 }

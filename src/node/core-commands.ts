@@ -10,7 +10,7 @@ export interface NodeStatus {
   leader: string | null;
   commitIndex: number;
   appliedIndex: number;
-  members: { id: string; address: string }[];
+  members: { id: string; address: string | null; role?: string }[];
   [extra: string]: unknown;
 }
 
@@ -31,6 +31,7 @@ export function registerCoreCommands(registry: CommandRegistry, host: CoreComman
       ctx.connection.authenticated = true;
     }
     if (args.name !== undefined) ctx.connection.name = args.name;
+    if (args.peer !== undefined) ctx.connection.peerId = args.peer;
     return { server: "sinkron", version: PROTOCOL_VERSION, node: host.nodeId, role: host.status().role };
   });
   registry.register(PING, () => "PONG");

@@ -1,26 +1,65 @@
-// A sinkron node: one process, one port. It assembles the server, the command registry and
-// (as they land) the Raft groups and services. Until Raft runs, STATUS reports the role
-// "standalone" and says so in `note`.
+// A sinkron node: one process, one port. It assembles the server, the command registry, the
+// Raft groups with their storage and peer transport, and the services on top of them.
+// Group 0 holds the cluster's metadata (member addresses) and the key-value store.
 import { NodeServer, type ConnectionSummary } from "../server/server.ts";
 import { CommandRegistry } from "../server/registry.ts";
 import { createLogger, type Logger } from "../util/log.ts";
+import { RaftHost, DEFAULT_RAFT_TIMING, SNAPSHOT_ENTRIES_DEFAULT } from "../replication/raft-host.ts";
+import { CompositeStateMachine } from "../replication/state-machine-composite.ts";
+import { LeaderRouter } from "../replication/leader-router.ts";
+import type { RaftGroup } from "../replication/raft-group.ts";
+import { PeerTransport } from "../transport/peer-transport.ts";
+import { registerRaftTransportCommand } from "../transport/raft-command.ts";
+import { KvMachine } from "../kv/kv-machine.ts";
+import { registerKvCommands } from "../kv/kv-service.ts";
 import { registerCoreCommands, type NodeStatus } from "./core-commands.ts";
-import type { NodeConfig } from "./config.ts";
+import { ClusterService } from "./cluster-service.ts";
+import { MemberMachine } from "./member-machine.ts";
+import type { Member, NodeConfig, RaftSettings } from "./config.ts";
+
+export const METADATA_GROUP = 0;
+
+export const DEFAULT_RAFT_SETTINGS: Readonly<RaftSettings> = {
+  ...DEFAULT_RAFT_TIMING,
+  fsync: true,
+  snapshotEntries: SNAPSHOT_ENTRIES_DEFAULT,
+  segmentBytesMax: 64 * 1024 * 1024,
+  join: false,
+};
 
 export class SinkronNode {
   readonly config: NodeConfig;
   readonly registry = new CommandRegistry();
   readonly log: Logger;
+  readonly raftSettings: RaftSettings;
   private readonly server: NodeServer;
+  private readonly transport: PeerTransport;
+  private readonly host: RaftHost;
+  private readonly members: MemberMachine;
+  private readonly kv = new KvMachine();
+  private readonly metadata = new CompositeStateMachine();
+  private cluster: ClusterService | null = null;
+  private group0: RaftGroup | null = null;
 
   constructor(config: NodeConfig, log: Logger = createLogger(config.id, config.logLevel)) {
     this.config = config;
     this.log = log;
-    registerCoreCommands(this.registry, {
+    this.raftSettings = { ...DEFAULT_RAFT_SETTINGS, ...config.raft };
+    this.transport = new PeerTransport({ selfId: config.id, token: config.token, log: log.child("transport") });
+    this.host = new RaftHost({
       nodeId: config.id,
-      token: config.token,
-      status: () => this.status(),
+      dataDir: config.dataDir,
+      fsync: this.raftSettings.fsync,
+      segmentBytesMax: this.raftSettings.segmentBytesMax,
+      timing: this.raftSettings,
+      snapshotEntries: this.raftSettings.snapshotEntries,
+      log: log.child("raft"),
+      send: (messages) => this.transport.send(messages),
     });
+    this.members = new MemberMachine(() => this.transport.setMembers(this.knownMembers()));
+    this.metadata.mount("member", this.members);
+    this.metadata.mount("kv", this.kv);
+    registerCoreCommands(this.registry, { nodeId: config.id, token: config.token, status: () => this.status() });
     this.server = new NodeServer({
       host: config.listen.host,
       port: config.listen.port,
@@ -41,26 +80,56 @@ export class SinkronNode {
   }
 
   start(): void {
+    this.host.open();
+    const founders = this.raftSettings.join ? [] : this.config.peers.map((m) => m.id);
+    const group0 = this.host.createGroup(METADATA_GROUP, founders, this.metadata);
+    this.group0 = group0;
+    const router = new LeaderRouter({ transport: this.transport, leaderWaitMs: this.leaderWaitMs() });
+    this.cluster = new ClusterService({ group: group0, members: this.members, router, transport: this.transport, founders: this.config.peers, selfId: this.config.id, log: this.log.child("cluster"), electionMs: this.leaderWaitMs() });
+    this.cluster.register(this.registry);
+    registerKvCommands(this.registry, group0, this.kv, router);
+    registerRaftTransportCommand(this.registry, this.config.id, (message) => this.host.step(message));
+    this.transport.setMembers(this.knownMembers());
     this.server.start();
-    this.log.info("listening", { address: `${this.config.listen.host}:${this.server.port}`, members: this.config.peers.length });
+    this.host.start();
+    this.log.info("listening", { address: `${this.config.listen.host}:${this.server.port}`, members: this.config.peers.length, durability: this.host.durability });
   }
 
   async stop(): Promise<void> {
     await this.server.stop();
+    await this.host.stop();
+    await this.transport.close();
     this.log.info("stopped");
   }
 
   status(): NodeStatus {
+    const raft = this.group0?.raft.status();
+    const members = this.cluster?.memberList() ?? this.config.peers.map((m) => ({ id: m.id, address: m.address, role: "voter" }));
     return {
       node: this.config.id,
-      role: "standalone",
-      term: 0,
-      leader: null,
-      commitIndex: 0,
-      appliedIndex: 0,
-      members: this.config.peers.map((m) => ({ id: m.id, address: m.address })),
-      note: "Raft is not running yet: role, term, leader and indexes are placeholders",
+      role: raft?.role ?? "follower",
+      term: raft?.term ?? 0,
+      leader: raft?.leader ?? null,
+      commitIndex: raft?.commitIndex ?? 0,
+      appliedIndex: this.group0?.appliedIndex ?? 0,
+      members,
+      durability: this.host.durability,
+      votingDisabled: raft?.votingDisabled ?? false,
+      raft: this.host.stats(),
+      transport: this.transport.stats(),
       server: this.server.stats(),
     };
+  }
+
+  /** Founders from the command line, then every address the replicated address book holds. */
+  private knownMembers(): Member[] {
+    const byId = new Map(this.config.peers.map((m) => [m.id, m.address]));
+    for (const m of this.members.list()) byId.set(m.id, m.address);
+    return [...byId].map(([id, address]) => ({ id, address }));
+  }
+
+  /** Long enough for an election to finish: two maximal election timeouts. */
+  private leaderWaitMs(): number {
+    return 4 * this.raftSettings.electionTicks * this.raftSettings.tickMs;
   }
 }

@@ -1,7 +1,7 @@
 // The catalog of commands: name, one-line summary, argument schema and result shape. The
 // server validates with these schemas, the REPL prints them as help and completes the names,
 // and PROTOCOL.md documents the same table. Services add their commands here as they land.
-import { int, optional, schema, str, type Schema, type Shape } from "./schema.ts";
+import { anyValue, int, optional, schema, str, type Schema, type Shape } from "./schema.ts";
 
 export const PROTOCOL_VERSION = 1;
 
@@ -24,6 +24,7 @@ export const HELLO = {
     version: int("protocol version the client speaks", { min: 1, max: 1_000_000 }),
     token: optional(str("shared secret, required when the node was started with --token", { bytesMax: 4096 })),
     name: optional(str("client name shown in logs and connection lists", { bytesMax: 128 })),
+    peer: optional(str("set by a cluster member introducing itself: its node id", { bytesMax: 64 })),
   }),
   result: "{server: \"sinkron\", version, node, role}",
   allowedBeforeAuth: true,
@@ -44,4 +45,70 @@ export const STATUS = {
   result: "{node, role, term, leader, commitIndex, appliedIndex, members}",
 } satisfies CommandInfo;
 
+/** Bounds of the replicated key-value store; the same bounds hold for every service's keys. */
+export const KEY_BYTES_MAX = 1024;
+export const VALUE_BYTES_MAX = 1024 * 1024;
+export const RID_BYTES_MAX = 128;
+
+const key = () => str("the key", { bytesMax: KEY_BYTES_MAX });
+const rid = () =>
+  optional(str("request id unique per logical operation (e.g. client-id:sequence); a retry with the same rid is applied once", { bytesMax: RID_BYTES_MAX }));
+
+export const KV_GET = {
+  name: "KV.GET",
+  summary: "linearizable read of a key from the replicated store",
+  args: schema({ key: key() }),
+  result: "{value, revision} or NOT_FOUND",
+} satisfies CommandInfo;
+
+export const KV_SET = {
+  name: "KV.SET",
+  summary: "write a key; answered once committed by a majority and applied",
+  args: schema({ key: key(), value: anyValue("the value: any MessagePack data", { bytesMax: VALUE_BYTES_MAX }), rid: rid() }),
+  result: "{revision}",
+} satisfies CommandInfo;
+
+export const KV_DEL = {
+  name: "KV.DEL",
+  summary: "delete a key",
+  args: schema({ key: key(), rid: rid() }),
+  result: "{deleted}",
+} satisfies CommandInfo;
+
+const nodeId = (doc: string) => str(doc, { bytesMax: 64 });
+
+export const CLUSTER_ADD = {
+  name: "CLUSTER.ADD",
+  summary: "add a member: joins as a learner, catches up, then becomes a voter",
+  args: schema({ id: nodeId("the new member's node id"), address: str("its host:port", { bytesMax: 261 }) }),
+  result: "{members}",
+} satisfies CommandInfo;
+
+export const CLUSTER_REMOVE = {
+  name: "CLUSTER.REMOVE",
+  summary: "remove a member",
+  args: schema({ id: nodeId("the member to remove") }),
+  result: "{members}",
+} satisfies CommandInfo;
+
+export const CLUSTER_TRANSFER = {
+  name: "CLUSTER.TRANSFER",
+  summary: "hand leadership of group 0 to another voter",
+  args: schema({ to: nodeId("the member that should lead") }),
+  result: "{leader}",
+} satisfies CommandInfo;
+
+/** Raft traffic between members; accepted only on a connection that said HELLO with `peer`. */
+export const RAFT_MSG = {
+  name: "RAFT.MSG",
+  summary: "internal: a batch of Raft messages from a peer",
+  args: schema({
+    from: nodeId("the sending member"),
+    msgs: anyValue("the Raft messages", { bytesMax: 64 * 1024 * 1024 }),
+  }),
+  result: "null",
+} satisfies CommandInfo;
+
 export const CORE_COMMANDS: readonly CommandInfo[] = [HELLO, PING, STATUS];
+export const KV_COMMANDS: readonly CommandInfo[] = [KV_GET, KV_SET, KV_DEL];
+export const CLUSTER_COMMANDS: readonly CommandInfo[] = [CLUSTER_ADD, CLUSTER_REMOVE, CLUSTER_TRANSFER];

@@ -3,6 +3,7 @@
 // state across chunks, and hands out a frame as a view into the chunk when it lies inside
 // one — it only copies a frame that straddles chunks. Memory follows the bytes that really
 // arrived, never the length a peer claims, so a lying header cannot make us allocate 16 MiB.
+import { encodeSmallInto, SMALL_ENCODED_BYTES_MAX } from "./msgpack.ts";
 
 export const FRAME_HEADER_BYTES = 4;
 /** The default and the hard ceiling of a frame's payload size. */
@@ -165,6 +166,20 @@ export class FrameWriter {
     this.view.setUint32(this.end, payload.byteLength);
     this.buf.set(payload, this.end + FRAME_HEADER_BYTES);
     this.end += FRAME_HEADER_BYTES + payload.byteLength;
+  }
+
+  /**
+   * Appends one frame holding `value` encoded straight into the buffer, when it is a small
+   * value (msgpack.ts); returns false, appending nothing, otherwise. Saves an encode buffer
+   * and a copy for the tiny answers most frames are ([id, "OK", "PONG"]).
+   */
+  appendSmallValue(value: unknown): boolean {
+    this.reserve(FRAME_HEADER_BYTES + SMALL_ENCODED_BYTES_MAX);
+    const sizeBytes = encodeSmallInto(value, this.buf, this.end + FRAME_HEADER_BYTES);
+    if (sizeBytes < 0) return false;
+    this.view.setUint32(this.end, sizeBytes);
+    this.end += FRAME_HEADER_BYTES + sizeBytes;
+    return true;
   }
 
   /** The bytes waiting to be written; valid until the next append or `consumed`. */

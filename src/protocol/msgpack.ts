@@ -9,7 +9,9 @@
 // handles exactly those shapes byte-for-byte as msgpackr does and hands everything else to it.
 import { addExtension, Packr } from "msgpackr";
 
-export const msgpack = new Packr({ useRecords: false, variableMapSize: true, moreTypes: false, int64AsType: "auto" });
+// msgpackr's typings predate "auto" (unpack.js reads it: a number when it fits, else BigInt).
+const INT64_AS_TYPE_AUTO = "auto" as unknown as "number";
+export const msgpack = new Packr({ useRecords: false, variableMapSize: true, moreTypes: false, int64AsType: INT64_AS_TYPE_AUTO, encodeUndefinedAsNil: true });
 
 /** The ext types msgpackr would otherwise decode into JS objects (timestamp, Set, Error, ...). */
 const BUILT_IN_EXTENSION_TYPES = [-1, 0, 0x42, 0x62, 0x65, 0x69, 0x70, 0x73, 0x74, 0x78];

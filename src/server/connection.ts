@@ -6,7 +6,7 @@ import type { Socket } from "bun";
 import { SinkronError } from "../protocol/errors.ts";
 import { PUSH_ID, parseRequest, type RequestId, type Status } from "../protocol/envelope.ts";
 import { FrameDecoder, FrameWriter } from "../protocol/frame.ts";
-import { decodeValue, encodeValue } from "../protocol/msgpack.ts";
+import { decodeValue, encodeValue, SMALL_ENCODED_BYTES_MAX } from "../protocol/msgpack.ts";
 import type { Logger } from "../util/log.ts";
 import type { CommandContext, CommandRegistry, ConnectionInfo } from "./registry.ts";
 import type { ServerLimits } from "./limits.ts";
@@ -27,6 +27,7 @@ export class Connection implements ConnectionInfo {
   readonly remote: string;
   name: string | null = null;
   authenticated: boolean;
+  peerId: string | null = null;
   /** Last time input arrived (ms, monotonic), for the partial-frame stall timeout. */
   lastInputAtMs: number;
 
@@ -39,6 +40,8 @@ export class Connection implements ConnectionInfo {
   private waitingForDrain = false;
   private resumeScheduled = false;
   private closeAfterFlush = false;
+  /** Small answers skip the size check below only when no small answer can exceed the limit. */
+  private readonly canAppendSmall: boolean;
 
   constructor(
     private readonly socket: Socket<unknown>,
@@ -51,6 +54,7 @@ export class Connection implements ConnectionInfo {
     this.authenticated = host.token === null;
     this.lastInputAtMs = nowMs;
     this.decoder = new FrameDecoder(host.limits.frameBytesMax);
+    this.canAppendSmall = host.limits.frameBytesMax >= SMALL_ENCODED_BYTES_MAX;
     this.context = { connection: this, push: (kind, value) => this.push(kind, value) };
   }
 
@@ -242,9 +246,11 @@ export class Connection implements ConnectionInfo {
 
   private enqueue(id: RequestId, status: Status, value: unknown): void {
     if (this.closed) return;
+    const envelope = [id, status, value];
+    if (this.canAppendSmall && this.writer.appendSmallValue(envelope)) return;
     let payload: Uint8Array;
     try {
-      payload = encodeValue([id, status, value]);
+      payload = encodeValue(envelope);
     } catch (error) {
       this.host.log.error("response could not be encoded", { error: error as Error });
       payload = encodeValue([id, "INTERNAL", { message: "the response could not be encoded" }]);

@@ -9,6 +9,8 @@ export interface ConnectionInfo {
   readonly remote: string;
   name: string | null;
   authenticated: boolean;
+  /** The node id a cluster member gave in HELLO; null for clients. */
+  peerId: string | null;
 }
 
 export interface CommandContext {

@@ -27,8 +27,13 @@ test("sinkron node: serves, then exits 0 on SIGTERM", async () => {
   try {
     const conn = await connectWithRetry(port);
     expect(await conn.call(1, "PING")).toEqual([1, "OK", "PONG"]);
-    const status = await conn.call(2, "STATUS");
-    expect(status[2]).toMatchObject({ node: "a", role: "standalone", members: [{ id: "a", address: `127.0.0.1:${port}` }] });
+    // A single-member cluster elects itself.
+    let status = await conn.call(2, "STATUS");
+    for (let id = 3; (status[2] as { role: string }).role !== "leader" && id < 100; id++) {
+      await Bun.sleep(50);
+      status = await conn.call(id, "STATUS");
+    }
+    expect(status[2]).toMatchObject({ node: "a", role: "leader", leader: "a", durability: "fsync", members: [{ id: "a", address: `127.0.0.1:${port}`, role: "voter" }] });
     child.kill("SIGTERM");
     expect(await child.exited).toBe(0);
     const log = await new Response(child.stderr).text();

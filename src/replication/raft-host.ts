@@ -1,0 +1,230 @@
+// Runs every Raft group of this node: one tick timer, one ready loop and one write-ahead log
+// for all of them, so the appends of every group in one event-loop turn share one fdatasync
+// (group commit). The loop follows the core's contract: persist (snapshot, entries, hard
+// state; fsync), then send, then apply, then advance — nothing is acknowledged before it is
+// durable.
+import { RaftNode, type GroupId, type Message, type NodeId, type Ready } from "../raft/index.ts";
+import { openSnapshotStore, openWal, type SnapshotStore, type Wal, type RecoveredGroup } from "../storage/index.ts";
+import { SinkronError } from "../protocol/errors.ts";
+import { decodeValue, encodeValue } from "../protocol/msgpack.ts";
+import type { Logger } from "../util/log.ts";
+import { RaftGroup } from "./raft-group.ts";
+import type { StateMachine } from "./state-machine.ts";
+
+export interface RaftTiming {
+  /** One logical tick of every group. */
+  tickMs: number;
+  /** Election timeout is [electionTicks, 2*electionTicks) ticks. */
+  electionTicks: number;
+  heartbeatTicks: number;
+}
+
+export const DEFAULT_RAFT_TIMING: Readonly<RaftTiming> = { tickMs: 20, electionTicks: 15, heartbeatTicks: 3 };
+/** Applied entries after which a group snapshots its state machine and compacts its log. */
+export const SNAPSHOT_ENTRIES_DEFAULT = 20_000;
+
+export interface RaftHostOptions {
+  nodeId: NodeId;
+  dataDir: string;
+  fsync: boolean;
+  segmentBytesMax?: number;
+  timing: RaftTiming;
+  snapshotEntries: number;
+  log: Logger;
+  /** Hands the messages of one loop to the transport, after they are durable. */
+  send(messages: Message[]): void;
+  random?: () => number;
+}
+
+export interface RaftHostStats {
+  readyLoops: number;
+  syncs: number;
+  entriesPersisted: number;
+  messagesSent: number;
+  entriesApplied: number;
+  snapshotsTaken: number;
+  snapshotsInstalled: number;
+}
+
+export class RaftHost {
+  private readonly groups = new Map<GroupId, RaftGroup>();
+  private wal: Wal | null = null;
+  private snapshots: SnapshotStore | null = null;
+  private recovered = new Map<GroupId, RecoveredGroup>();
+  private tickTimer: ReturnType<typeof setInterval> | null = null;
+  private loopScheduled = false;
+  private stopped = false;
+  private readonly counters: RaftHostStats = { readyLoops: 0, syncs: 0, entriesPersisted: 0, messagesSent: 0, entriesApplied: 0, snapshotsTaken: 0, snapshotsInstalled: 0 };
+
+  constructor(private readonly options: RaftHostOptions) {}
+
+  /** Opens storage; recovery (torn tail cut, damage found) is logged by the storage layer. */
+  open(): void {
+    const logger = this.options.log.child("storage");
+    const { wal, recovered, report } = openWal({ dir: this.options.dataDir, fsync: this.options.fsync, segmentBytesMax: this.options.segmentBytesMax, logger });
+    this.wal = wal;
+    this.recovered = recovered;
+    this.snapshots = openSnapshotStore({ dir: this.options.dataDir, fsync: this.options.fsync, logger });
+    if (!this.options.fsync) this.options.log.warn("fsync is OFF: a crash or power loss may lose acknowledged writes (--unsafe-no-fsync)");
+    this.options.log.info("storage open", { groups: recovered.size, report: report as unknown as Record<string, unknown> });
+  }
+
+  get durability(): "fsync" | "UNSAFE-no-fsync" {
+    return this.options.fsync ? "fsync" : "UNSAFE-no-fsync";
+  }
+
+  group(id: GroupId): RaftGroup | undefined {
+    return this.groups.get(id);
+  }
+
+  allGroups(): RaftGroup[] {
+    return [...this.groups.values()];
+  }
+
+  /** Creates (or restores from storage) the local replica of group `id`. */
+  createGroup(id: GroupId, voters: NodeId[], fsm: StateMachine): RaftGroup {
+    if (this.groups.has(id)) throw new Error(`group ${id} exists`);
+    const stored = this.recovered.get(id);
+    const storedSnapshot = this.snapshots!.loadLatest(id);
+    const snapshot = storedSnapshot === null ? null : { ...storedSnapshot.meta, data: storedSnapshot.data };
+    let appliedIndex = 0;
+    if (snapshot !== null) {
+      fsm.restore(decodeValue(snapshot.data));
+      appliedIndex = snapshot.index;
+    }
+    const entries = (stored?.entries ?? []).filter((e) => e.index > appliedIndex);
+    const raft = new RaftNode({
+      id: this.options.nodeId,
+      group: id,
+      voters,
+      electionTicks: this.options.timing.electionTicks,
+      heartbeatTicks: this.options.timing.heartbeatTicks,
+      random: this.options.random ?? Math.random,
+      preVote: true,
+      checkQuorum: true,
+      restore: stored || snapshot ? { hardState: stored?.hardState ?? { term: snapshot!.term, vote: null, commit: snapshot!.index }, snapshot, entries } : undefined,
+      votingDisabledUntil: stored?.damage ?? null,
+    });
+    if (stored?.damage) this.options.log.warn("storage damage: this replica will not vote or lead until repaired by a leader", { group: id, ...stored.damage });
+    const group = new RaftGroup(id, raft, fsm, appliedIndex, { wake: () => this.schedule() }, this.options.log.child(`g${id}`));
+    this.groups.set(id, group);
+    this.schedule();
+    return group;
+  }
+
+  start(): void {
+    this.tickTimer = setInterval(() => {
+      for (const group of this.groups.values()) group.raft.tick();
+      this.schedule();
+    }, this.options.timing.tickMs);
+  }
+
+  step(message: Message): void {
+    const group = this.groups.get(message.group);
+    if (group === undefined) return; // a group this node does not (yet) host: Raft retries
+    group.raft.step(message);
+    this.schedule();
+  }
+
+  stats(): RaftHostStats & { wal: ReturnType<Wal["stats"]> | null } {
+    return { ...this.counters, wal: this.wal?.stats() ?? null };
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.tickTimer) clearInterval(this.tickTimer);
+    const error = new SinkronError("UNAVAILABLE", "the node is shutting down");
+    for (const group of this.groups.values()) group.failAll(error);
+    this.wal?.close();
+  }
+
+  /** Runs the ready loop at the end of this turn; many wake-ups in one turn share one loop. */
+  schedule(): void {
+    if (this.loopScheduled || this.stopped) return;
+    this.loopScheduled = true;
+    setImmediate(() => {
+      this.loopScheduled = false;
+      if (!this.stopped) this.runReady();
+    });
+  }
+
+  private runReady(): void {
+    const batch: [RaftGroup, Ready][] = [];
+    for (const group of this.groups.values()) if (group.raft.hasReady()) batch.push([group, group.raft.ready()]);
+    if (batch.length === 0) return;
+    this.counters.readyLoops++;
+    this.persist(batch);
+    const messages: Message[] = [];
+    for (const [, rd] of batch) for (const m of rd.messages) messages.push(m);
+    if (messages.length > 0) {
+      this.counters.messagesSent += messages.length;
+      this.options.send(messages);
+    }
+    for (const [group, rd] of batch) this.applyReady(group, rd);
+    for (const [group, rd] of batch) group.raft.advance(rd);
+    for (const group of this.groups.values()) {
+      if (group.raft.hasReady()) {
+        this.schedule();
+        break;
+      }
+    }
+  }
+
+  private persist(batch: [RaftGroup, Ready][]): void {
+    const wal = this.wal!;
+    let wrote = false;
+    for (const [group, rd] of batch) {
+      if (rd.snapshot) {
+        // The snapshot file is durable before the WAL says the log before it is gone.
+        this.snapshots!.save(group.id, { index: rd.snapshot.index, term: rd.snapshot.term, config: rd.snapshot.config }, rd.snapshot.data);
+        wal.markCompacted(group.id, rd.snapshot.index, rd.snapshot.term);
+        wrote = true;
+      }
+      if (rd.entries.length > 0) {
+        wal.appendEntries(group.id, rd.entries);
+        this.counters.entriesPersisted += rd.entries.length;
+        wrote = true;
+      }
+      if (rd.hardState) {
+        wal.setHardState(group.id, rd.hardState);
+        wrote = true;
+      }
+    }
+    if (wrote) {
+      wal.sync();
+      this.counters.syncs++;
+    }
+  }
+
+  private applyReady(group: RaftGroup, rd: Ready): void {
+    if (rd.softState) {
+      if (rd.softState.role !== group.role || rd.softState.leader !== group.leader) {
+        this.options.log.info("raft role", { group: group.id, role: rd.softState.role, term: rd.softState.term, leader: rd.softState.leader });
+      }
+      group.onSoftState(rd.softState);
+    }
+    if (rd.snapshot) {
+      group.onSnapshotRestored(rd.snapshot.index, decodeValue(rd.snapshot.data));
+      this.counters.snapshotsInstalled++;
+    }
+    for (const entry of rd.committed) group.apply(entry);
+    this.counters.entriesApplied += rd.committed.length;
+    if (rd.readStates.length > 0) group.onReadStates(rd.readStates);
+    group.releaseReads();
+    if (rd.votingRestored) {
+      this.wal!.clearDamage(group.id);
+      this.options.log.info("storage damage repaired from the leader; voting again", { group: group.id });
+    }
+    if (group.appliedIndex - group.snapshotIndex >= this.options.snapshotEntries) this.takeSnapshot(group);
+  }
+
+  private takeSnapshot(group: RaftGroup): void {
+    const data = encodeValue(group.fsm.snapshot());
+    const snapshot = group.raft.compact(group.appliedIndex, data);
+    if (snapshot === null) return;
+    this.snapshots!.save(group.id, { index: snapshot.index, term: snapshot.term, config: snapshot.config }, data);
+    this.wal!.markCompacted(group.id, snapshot.index, snapshot.term);
+    group.snapshotIndex = snapshot.index;
+    this.counters.snapshotsTaken++;
+  }
+}

@@ -1,0 +1,59 @@
+// The state machine of one Raft group as the services see it: operations are routed by
+// their prefix ("kv.", "member.", "lock.") to the service's own machine, and retried commands
+// are answered from a bounded, replicated table of recent request ids, so a command retried
+// after a failover is applied once (thesis §6.3). Eviction from that table is by apply
+// order, identical on every replica.
+import type { ApplyContext, LogCommand, StateMachine } from "./state-machine.ts";
+import { appliedError } from "./state-machine.ts";
+
+export const DEDUP_ENTRIES_MAX_DEFAULT = 100_000;
+
+interface CompositeSnapshot {
+  machines: Record<string, unknown>;
+  dedup: [string, unknown][];
+}
+
+export class CompositeStateMachine implements StateMachine {
+  private readonly machines = new Map<string, StateMachine>();
+  /** rid → result, in apply order (Map keeps insertion order), oldest evicted first. */
+  private readonly dedup = new Map<string, unknown>();
+
+  constructor(private readonly dedupEntriesMax = DEDUP_ENTRIES_MAX_DEFAULT) {}
+
+  /** Routes every op "<prefix>.<name>" to `machine`. */
+  mount(prefix: string, machine: StateMachine): void {
+    if (this.machines.has(prefix)) throw new Error(`state machine prefix '${prefix}' mounted twice`);
+    this.machines.set(prefix, machine);
+  }
+
+  get dedupEntries(): number {
+    return this.dedup.size;
+  }
+
+  apply(command: LogCommand, ctx: ApplyContext): unknown {
+    if (command.rid !== null && this.dedup.has(command.rid)) return this.dedup.get(command.rid);
+    const dot = command.op.indexOf(".");
+    const machine = dot > 0 ? this.machines.get(command.op.slice(0, dot)) : undefined;
+    // An op no machine knows can only come from a newer node version; refusing it keeps this
+    // replica's state equal to the others' (they refuse it too).
+    const result = machine ? machine.apply(command, ctx) : appliedError("BAD_REQUEST", `unknown operation '${command.op}'`);
+    if (command.rid !== null) {
+      this.dedup.set(command.rid, result);
+      if (this.dedup.size > this.dedupEntriesMax) this.dedup.delete(this.dedup.keys().next().value!);
+    }
+    return result;
+  }
+
+  snapshot(): CompositeSnapshot {
+    const machines: Record<string, unknown> = {};
+    for (const [prefix, machine] of this.machines) machines[prefix] = machine.snapshot();
+    return { machines, dedup: [...this.dedup] };
+  }
+
+  restore(state: unknown): void {
+    const snap = state as CompositeSnapshot;
+    for (const [prefix, machine] of this.machines) machine.restore(snap.machines[prefix] ?? null);
+    this.dedup.clear();
+    for (const [rid, result] of snap.dedup) this.dedup.set(rid, result);
+  }
+}
