@@ -5,7 +5,7 @@ import { DEFAULT_SERVER_LIMITS } from "../server/limits.ts";
 import { NODE_ID_PATTERN } from "../protocol/commands.ts";
 import { formatAddress, parseAddress } from "../util/address.ts";
 import { parseLogLevel } from "../util/log.ts";
-import { durationMs, integer, parseOptions, sizeBytes, text, UsageError, type OptionSpec } from "./options.ts";
+import { durationMs, flagOn, integer, parseOptions, sizeBytes, text, UsageError, type OptionSpec } from "./options.ts";
 
 export function parsePeers(s: string): Member[] {
   const members: Member[] = [];
@@ -38,6 +38,13 @@ export const NODE_OPTIONS = {
   inboundBytesPerTurnMax: opt({ flag: "inbound-bytes-per-turn-max", env: "SINKRON_INBOUND_BYTES_PER_TURN_MAX", doc: "input handled from one connection per event-loop turn", defaultText: "256KiB", parse: sizeBytes }),
   connectionsMax: opt({ flag: "connections-max", env: "SINKRON_CONNECTIONS_MAX", doc: "open connections at once", defaultText: String(limits.connectionsMax), parse: integer(1, 1_000_000) }),
   partialFrameTimeoutMs: opt({ flag: "partial-frame-timeout", env: "SINKRON_PARTIAL_FRAME_TIMEOUT", doc: "close a connection stalled inside a frame this long", defaultText: "30s", parse: durationMs }),
+  tickMs: opt({ flag: "tick", env: "SINKRON_TICK", doc: "Raft tick: the clock of elections and heartbeats", defaultText: "20ms", parse: durationMs }),
+  electionTicks: opt({ flag: "election-ticks", env: "SINKRON_ELECTION_TICKS", doc: "election timeout, drawn from [n, 2n) ticks", defaultText: "15", parse: integer(2, 10_000) }),
+  heartbeatTicks: opt({ flag: "heartbeat-ticks", env: "SINKRON_HEARTBEAT_TICKS", doc: "leader heartbeat interval in ticks (less than --election-ticks)", defaultText: "3", parse: integer(1, 10_000) }),
+  snapshotEntries: opt({ flag: "snapshot-entries", env: "SINKRON_SNAPSHOT_ENTRIES", doc: "applied entries between snapshots (bounds the log)", defaultText: "20000", parse: integer(1, 100_000_000) }),
+  segmentBytesMax: opt({ flag: "segment-bytes-max", env: "SINKRON_SEGMENT_BYTES_MAX", doc: "size at which a WAL segment rotates", defaultText: "64MiB", parse: sizeBytes }),
+  unsafeNoFsync: opt({ flag: "unsafe-no-fsync", env: "SINKRON_UNSAFE_NO_FSYNC", doc: "skip fsync: faster, and a crash may lose acknowledged writes (STATUS says so)", defaultText: "off", isSwitch: true, parse: flagOn }),
+  join: opt({ flag: "join", env: "SINKRON_JOIN", doc: "start empty and wait to be added with CLUSTER.ADD", defaultText: "off", isSwitch: true, parse: flagOn }),
   logLevel: opt({ flag: "log-level", env: "SINKRON_LOG_LEVEL", doc: "debug, info, warn or error", defaultText: "info", parse: (s) => {
     if (!["debug", "info", "warn", "error"].includes(s)) throw new Error(`expected debug, info, warn or error, got '${s}'`);
     return s;
@@ -62,9 +69,25 @@ export function parseNodeConfig(argv: string[], env: Record<string, string | und
   if (values.inboundBytesPerTurnMax !== undefined) serverLimits.inboundBytesPerTurnMax = values.inboundBytesPerTurnMax;
   if (values.connectionsMax !== undefined) serverLimits.connectionsMax = values.connectionsMax;
   if (values.partialFrameTimeoutMs !== undefined) serverLimits.partialFrameTimeoutMs = values.partialFrameTimeoutMs;
+  const raft: NonNullable<NodeConfig["raft"]> = {};
+  if (values.tickMs !== undefined) {
+    if (values.tickMs < 1 || values.tickMs > 10_000) throw new UsageError("--tick must be between 1ms and 10s");
+    raft.tickMs = values.tickMs;
+  }
+  if (values.electionTicks !== undefined) raft.electionTicks = values.electionTicks;
+  if (values.heartbeatTicks !== undefined) raft.heartbeatTicks = values.heartbeatTicks;
+  if ((raft.heartbeatTicks ?? 3) >= (raft.electionTicks ?? 15)) throw new UsageError("--heartbeat-ticks must be less than --election-ticks");
+  if (values.snapshotEntries !== undefined) raft.snapshotEntries = values.snapshotEntries;
+  if (values.segmentBytesMax !== undefined) {
+    if (values.segmentBytesMax < 64 * 1024) throw new UsageError("--segment-bytes-max must be at least 64KiB");
+    raft.segmentBytesMax = values.segmentBytesMax;
+  }
+  if (values.unsafeNoFsync !== undefined) raft.fsync = !values.unsafeNoFsync;
+  if (values.join !== undefined) raft.join = values.join;
   return {
     id,
     listen,
+    raft,
     peers,
     dataDir: values.data ?? `./data/${id}`,
     http: values.http ?? null,

@@ -5,6 +5,7 @@
 // durable.
 import { RaftNode, type GroupId, type Message, type NodeId, type Ready } from "../raft/index.ts";
 import { openSnapshotStore, openWal, type SnapshotStore, type Wal, type RecoveredGroup } from "../storage/index.ts";
+import { DataDirLock } from "../storage/dir-lock.ts";
 import { SinkronError } from "../protocol/errors.ts";
 import { decodeValue, encodeValue } from "../protocol/msgpack.ts";
 import type { Logger } from "../util/log.ts";
@@ -49,6 +50,7 @@ export interface RaftHostStats {
 export class RaftHost {
   private readonly groups = new Map<GroupId, RaftGroup>();
   private wal: Wal | null = null;
+  private lock: DataDirLock | null = null;
   private snapshots: SnapshotStore | null = null;
   private recovered = new Map<GroupId, RecoveredGroup>();
   private tickTimer: ReturnType<typeof setInterval> | null = null;
@@ -61,6 +63,7 @@ export class RaftHost {
   /** Opens storage; recovery (torn tail cut, damage found) is logged by the storage layer. */
   open(): void {
     const logger = this.options.log.child("storage");
+    this.lock = DataDirLock.acquire(this.options.dataDir);
     const { wal, recovered, report } = openWal({ dir: this.options.dataDir, fsync: this.options.fsync, segmentBytesMax: this.options.segmentBytesMax, logger });
     this.wal = wal;
     this.recovered = recovered;
@@ -136,6 +139,7 @@ export class RaftHost {
     const error = new SinkronError("UNAVAILABLE", "the node is shutting down");
     for (const group of this.groups.values()) group.failAll(error);
     this.wal?.close();
+    this.lock?.release();
   }
 
   /** Runs the ready loop at the end of this turn; many wake-ups in one turn share one loop. */
@@ -162,6 +166,10 @@ export class RaftHost {
     }
     for (const [group, rd] of batch) this.applyReady(group, rd);
     for (const [group, rd] of batch) group.raft.advance(rd);
+    // After advance: the core compacts only what it knows is applied.
+    for (const [group] of batch) {
+      if (group.appliedIndex - group.snapshotIndex >= this.options.snapshotEntries) this.takeSnapshot(group);
+    }
     for (const group of this.groups.values()) {
       if (group.raft.hasReady()) {
         this.schedule();
@@ -215,7 +223,6 @@ export class RaftHost {
       this.wal!.clearDamage(group.id);
       this.options.log.info("storage damage repaired from the leader; voting again", { group: group.id });
     }
-    if (group.appliedIndex - group.snapshotIndex >= this.options.snapshotEntries) this.takeSnapshot(group);
   }
 
   private takeSnapshot(group: RaftGroup): void {
