@@ -11,10 +11,12 @@ export type HelloResult = {
 
 export type Member = {
   id: string;
-  address: string;
+  /** null when a member's address is not known to the answering node yet. */
+  address: string | null;
+  role: "voter" | "learner";
 };
 
-/** STATUS: this node's view of the cluster; nodes may add fields (e.g. a `note`). */
+/** STATUS: this node's view of the cluster; nodes add fields (durability, raft, transport, server). */
 export type NodeStatus = {
   node: string;
   role: string;

@@ -1,0 +1,126 @@
+// A cluster of real `sinkron node` processes on loopback, for the tests that must kill -9 a
+// node: start, kill, restart on the same data directory, and find the leader over the wire.
+import type { Subprocess } from "bun";
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { connect, type SinkronClient } from "../../src/client/index.ts";
+import { freePortRange } from "./ports.ts";
+
+const BIN = path.join(import.meta.dir, "../../bin/sinkron");
+
+export class ProcessCluster {
+  readonly ids: string[];
+  private readonly procs = new Map<string, Subprocess>();
+  private readonly dataDirs = new Map<string, string>();
+  private readonly ports = new Map<string, number>();
+  private readonly logs = new Map<string, string[]>();
+
+  private constructor(count: number, private readonly extraArgs: string[]) {
+    const base = freePortRange(count);
+    this.ids = Array.from({ length: count }, (_, i) => `n${i + 1}`);
+    this.ids.forEach((id, i) => {
+      this.ports.set(id, base + i);
+      this.dataDirs.set(id, mkdtempSync(path.join(tmpdir(), `sinkron-proc-${id}-`)));
+      this.logs.set(id, []);
+    });
+  }
+
+  static async start(count = 3, extraArgs: string[] = []): Promise<ProcessCluster> {
+    const cluster = new ProcessCluster(count, extraArgs);
+    for (const id of cluster.ids) cluster.spawn(id);
+    await cluster.waitForLeader(15_000);
+    return cluster;
+  }
+
+  address(id: string): string {
+    return `127.0.0.1:${this.ports.get(id)}`;
+  }
+
+  addresses(): string[] {
+    return this.ids.map((id) => this.address(id));
+  }
+
+  spawn(id: string): void {
+    const peers = this.ids.map((p) => `${p}=${this.address(p)}`).join(",");
+    const proc = Bun.spawn([BIN, "node", "--id", id, "--listen", this.address(id), "--peers", peers, "--data", this.dataDirs.get(id)!, ...this.extraArgs], {
+      stdout: "ignore",
+      stderr: "pipe",
+    });
+    this.procs.set(id, proc);
+    void this.collect(id, proc.stderr as ReadableStream<Uint8Array>);
+  }
+
+  isRunning(id: string): boolean {
+    return this.procs.has(id);
+  }
+
+  kill9(id: string): void {
+    this.procs.get(id)?.kill("SIGKILL");
+    this.procs.delete(id);
+  }
+
+  async status(id: string, timeoutMs = 1000): Promise<Record<string, unknown> | null> {
+    let client: SinkronClient | null = null;
+    try {
+      client = await connect({ nodes: [this.address(id)], connectTimeoutMs: timeoutMs, requestTimeoutMs: timeoutMs, reconnect: false });
+      return (await client.status()) as unknown as Record<string, unknown>;
+    } catch {
+      return null;
+    } finally {
+      await client?.close();
+    }
+  }
+
+  async leader(): Promise<string | null> {
+    for (const id of this.ids) {
+      if (!this.isRunning(id)) continue;
+      const status = await this.status(id);
+      if (status?.role === "leader") return id;
+    }
+    return null;
+  }
+
+  async waitForLeader(timeoutMs = 10_000): Promise<string> {
+    const deadline = performance.now() + timeoutMs;
+    for (;;) {
+      const id = await this.leader();
+      if (id !== null) return id;
+      if (performance.now() > deadline) throw new Error(`no leader within ${timeoutMs} ms\n${this.tail()}`);
+      await Bun.sleep(50);
+    }
+  }
+
+  /** Waits until `id` has applied everything the leader had committed when asked. */
+  async waitCaughtUp(id: string, timeoutMs = 15_000): Promise<void> {
+    const leader = await this.waitForLeader();
+    const target = ((await this.status(leader))?.commitIndex as number) ?? 0;
+    const deadline = performance.now() + timeoutMs;
+    for (;;) {
+      const applied = ((await this.status(id))?.appliedIndex as number | undefined) ?? -1;
+      if (applied >= target) return;
+      if (performance.now() > deadline) throw new Error(`${id} did not catch up to ${target} (at ${applied})\n${this.tail()}`);
+      await Bun.sleep(50);
+    }
+  }
+
+  tail(lines = 20): string {
+    return this.ids.map((id) => `--- ${id}\n${(this.logs.get(id) ?? []).slice(-lines).join("")}`).join("\n");
+  }
+
+  async stop(): Promise<void> {
+    for (const [id, proc] of this.procs) {
+      proc.kill("SIGKILL");
+      this.procs.delete(id);
+    }
+  }
+
+  private async collect(id: string, stream: ReadableStream<Uint8Array>): Promise<void> {
+    const decoder = new TextDecoder();
+    const log = this.logs.get(id)!;
+    for await (const chunk of stream) {
+      log.push(decoder.decode(chunk));
+      if (log.length > 500) log.splice(0, log.length - 500);
+    }
+  }
+}
