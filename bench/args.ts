@@ -1,0 +1,131 @@
+// Command-line options of `sinkron bench <workload>`, parsed into one typed, bounded value.
+// Every workload shares these flags, so `kv`, `lock`, `queue`… reuse the parser as is; a bad
+// flag is a BenchUsageError (exit 2) and never a half-configured run.
+import { parseAddress, type Address } from "../src/util/address.ts";
+
+export class BenchUsageError extends Error {
+  override readonly name = "BenchUsageError";
+}
+
+export interface BenchOptions {
+  workload: string;
+  target: Address;
+  connections: number;
+  /** Requests in flight per connection (closed loop: a new one leaves when one is answered). */
+  pipelineDepth: number;
+  /** Exactly one of `durationMs` / `requestsTotal` bounds the measured phase. */
+  durationMs: number | null;
+  requestsTotal: number | null;
+  warmupMs: number;
+  jsonPath: string | null;
+  token: string | null;
+  /** False silences the once-a-second progress line (tests, scripts). */
+  showProgress: boolean;
+}
+
+export const CONNECTIONS_MAX = 10_000;
+export const PIPELINE_DEPTH_MAX = 65_536;
+export const DURATION_MS_MAX = 24 * 3600 * 1000;
+export const REQUESTS_TOTAL_MAX = Number.MAX_SAFE_INTEGER;
+export const DURATION_MS_DEFAULT = 10_000;
+export const WARMUP_MS_DEFAULT = 1_000;
+
+export const BENCH_USAGE = `usage: sinkron bench <workload> --target host:port [options]
+
+workloads:
+  ping                    PING round trips (the framed protocol's floor)
+
+options:
+  --target host:port      node to load (required)
+  --connections C         TCP connections (default 1, max ${CONNECTIONS_MAX})
+  --pipeline P            requests in flight per connection (default 1, max ${PIPELINE_DEPTH_MAX})
+  --duration 10s          measured phase length (ms, s, m; a bare number is seconds)
+  --requests N            or: stop after N measured requests (all connections together)
+  --warmup 1s             unmeasured phase before it (default 1s; 0 for none)
+  --json out.json         also write the results as JSON
+  --token T               the node's token, sent in HELLO
+  --quiet                 no progress line
+`;
+
+const VALUE_FLAGS = new Set(["target", "connections", "pipeline", "duration", "requests", "warmup", "json", "token"]);
+const BOOLEAN_FLAGS = new Set(["quiet"]);
+
+/** Parses `ping --target h:p --pipeline 64 …`; throws BenchUsageError with the reason. */
+export function parseBenchArgs(argv: readonly string[]): BenchOptions {
+  const [workload, ...rest] = argv;
+  if (workload === undefined || workload.startsWith("-")) throw new BenchUsageError("missing workload (e.g. 'ping')");
+  const flags = readFlags(rest);
+  const targetText = flags.get("target");
+  if (targetText === undefined) throw new BenchUsageError("--target host:port is required");
+  let target: Address;
+  try {
+    target = parseAddress(targetText);
+  } catch (error) {
+    throw new BenchUsageError(`--target: ${(error as Error).message}`);
+  }
+  const durationText = flags.get("duration");
+  const requestsText = flags.get("requests");
+  if (durationText !== undefined && requestsText !== undefined) throw new BenchUsageError("give --duration or --requests, not both");
+  const requestsTotal = requestsText === undefined ? null : parseCount("requests", requestsText, 1, REQUESTS_TOTAL_MAX);
+  const durationMs = requestsTotal !== null ? null : durationText === undefined ? DURATION_MS_DEFAULT : parseDurationFlag("duration", durationText, 1);
+  const warmupText = flags.get("warmup");
+  return {
+    workload,
+    target,
+    connections: parseCount("connections", flags.get("connections") ?? "1", 1, CONNECTIONS_MAX),
+    pipelineDepth: parseCount("pipeline", flags.get("pipeline") ?? "1", 1, PIPELINE_DEPTH_MAX),
+    durationMs,
+    requestsTotal,
+    warmupMs: warmupText === undefined ? WARMUP_MS_DEFAULT : parseDurationFlag("warmup", warmupText, 0),
+    jsonPath: flags.get("json") ?? null,
+    token: flags.get("token") ?? null,
+    showProgress: !flags.has("quiet"),
+  };
+}
+
+function readFlags(argv: readonly string[]): Map<string, string> {
+  const flags = new Map<string, string>();
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    if (!arg.startsWith("--")) throw new BenchUsageError(`unexpected argument '${arg}'`);
+    const eq = arg.indexOf("=");
+    const name = eq < 0 ? arg.slice(2) : arg.slice(2, eq);
+    if (flags.has(name)) throw new BenchUsageError(`--${name} given twice`);
+    if (BOOLEAN_FLAGS.has(name)) {
+      if (eq >= 0) throw new BenchUsageError(`--${name} takes no value`);
+      flags.set(name, "");
+      continue;
+    }
+    if (!VALUE_FLAGS.has(name)) throw new BenchUsageError(`unknown option --${name}`);
+    const value = eq >= 0 ? arg.slice(eq + 1) : argv[++i];
+    if (value === undefined || value === "") throw new BenchUsageError(`--${name} needs a value`);
+    flags.set(name, value);
+  }
+  return flags;
+}
+
+function parseCount(flag: string, text: string, min: number, max: number): number {
+  // Accepts 1000000, 1_000_000 and 1e6: counts in benchmarks are typed by hand.
+  const value = Number(text.replaceAll("_", ""));
+  if (!Number.isSafeInteger(value) || value < min || value > max) {
+    throw new BenchUsageError(`--${flag} must be an integer in ${min}..${max}, got '${text}'`);
+  }
+  return value;
+}
+
+function parseDurationFlag(flag: string, text: string, minMs: number): number {
+  const durationMs = parseDurationMs(text);
+  if (durationMs === null || durationMs < minMs || durationMs > DURATION_MS_MAX) {
+    throw new BenchUsageError(`--${flag} must be a duration such as 500ms, 10s or 1m (at most 24h), got '${text}'`);
+  }
+  return durationMs;
+}
+
+const DURATION_UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, "": 1000 };
+
+/** "500ms" → 500, "10s" → 10000, "1.5m" → 90000, "3" → 3000 (seconds); null when unreadable. */
+export function parseDurationMs(text: string): number | null {
+  const match = /^(\d+(?:\.\d+)?)(ms|s|m|h|)$/.exec(text.trim());
+  if (match === null) return null;
+  return Math.round(Number(match[1]) * DURATION_UNIT_MS[match[2]!]!);
+}

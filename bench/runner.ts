@@ -1,0 +1,263 @@
+// The generic load runner: opens C connections, warms up, then runs every connection's closed
+// loop until the duration or request count is reached, and returns what it measured. It is
+// always bounded — by the duration, the count, a stall timeout, or an abort (Ctrl-C) — and
+// every measured request ends up exactly once as an answer (OK or by code) or as lost (an
+// interrupted run reports its last in-flight requests as neither).
+import type { Histogram } from "hdr-histogram-js";
+import type { Address } from "../src/util/address.ts";
+import { LatencyRecorder } from "./histogram.ts";
+import { LoadConnection, type LoadSink } from "./load-connection.ts";
+import type { Workload } from "./workloads.ts";
+
+export interface RunConfig {
+  target: Address;
+  connections: number;
+  pipelineDepth: number;
+  durationMs: number | null;
+  requestsTotal: number | null;
+  warmupMs: number;
+  token: string | null;
+}
+
+export interface RunHooks {
+  /** Aborting stops at once and returns what was measured so far (`interrupted: true`). */
+  signal?: AbortSignal;
+  /** Called about once a second with the current state, for the progress line. */
+  onTick?: (tick: RunTick) => void;
+}
+
+export interface RunTick {
+  phase: "warmup" | "measure" | "drain";
+  elapsedMs: number;
+  answersPerSec: number;
+  answersMeasured: number;
+  failuresMeasured: number;
+  inflight: number;
+}
+
+export interface ErrorTally {
+  count: number;
+  /** The first message seen with this code, to say what went wrong. */
+  message: string | null;
+}
+
+export interface RunMeasurements {
+  latencyUs: Histogram;
+  /** Measured requests sent, answered (any status) and lost (never answered). */
+  requestsSent: number;
+  requestsAnswered: number;
+  requestsOk: number;
+  requestsLost: number;
+  errors: Map<string, ErrorTally>;
+  /** From the end of warmup to the last measured answer (or the interrupt). */
+  elapsedMs: number;
+  interrupted: boolean;
+}
+
+/** Waiting for answers after the last request was sent; the rest are counted as NO_ANSWER. */
+export const DRAIN_TIMEOUT_MS = 10_000;
+/** No answer at all for this long while requests are in flight ends the run (NO_ANSWER). */
+export const STALL_TIMEOUT_MS = 10_000;
+const TICK_MS = 1_000;
+
+type Phase = "connect" | "warmup" | "measure" | "drain" | "done";
+
+class LoadRun implements LoadSink {
+  phase: Phase = "connect";
+  readonly connections: LoadConnection[] = [];
+  readonly latencyUs = new LatencyRecorder();
+  readonly errors = new Map<string, ErrorTally>();
+  requestsSent = 0;
+  requestsAnswered = 0;
+  requestsOk = 0;
+  requestsLost = 0;
+  answersAll = 0;
+  measureStartMs = 0;
+  lastMeasuredAnswerMs = 0;
+  lastAnswerMs = 0;
+  interrupted = false;
+  private ticketsLeft: number;
+  private finish: () => void = () => {};
+  readonly finished = new Promise<void>((resolve) => (this.finish = resolve));
+
+  constructor(readonly config: RunConfig) {
+    this.ticketsLeft = config.requestsTotal ?? Number.POSITIVE_INFINITY;
+  }
+
+  takeTicket(): boolean {
+    switch (this.phase) {
+      case "warmup":
+        return true;
+      case "measure":
+        if (this.ticketsLeft <= 0) return false;
+        this.ticketsLeft--;
+        this.requestsSent++;
+        if (this.ticketsLeft === 0) this.phase = "drain";
+        return true;
+      default:
+        return false;
+    }
+  }
+
+  isMeasuring(): boolean {
+    return this.phase === "measure" || this.phase === "drain";
+  }
+
+  recordAnswer(code: string, latencyUs: number, message: string | null): void {
+    this.requestsAnswered++;
+    this.latencyUs.record(latencyUs);
+    if (code === "OK") this.requestsOk++;
+    else this.tally(code, 1, message);
+  }
+
+  recordLost(code: string, count: number, message: string): void {
+    this.requestsLost += count;
+    this.tally(code, count, message);
+  }
+
+  noteAnswers(count: number, nowMs: number): void {
+    this.answersAll += count;
+    this.lastAnswerMs = nowMs;
+    if (this.isMeasuring()) this.lastMeasuredAnswerMs = nowMs;
+  }
+
+  onIdle(): void {
+    if (this.phase !== "drain") {
+      // Every connection dead during warmup or measure: nothing more can happen.
+      if (this.phase !== "done" && this.connections.every((c) => c.isClosed)) this.end();
+      return;
+    }
+    if (this.connections.every((c) => c.inflight === 0 || c.isClosed)) this.end();
+  }
+
+  startMeasuring(nowMs: number): void {
+    this.phase = this.ticketsLeft === 0 ? "drain" : "measure";
+    this.measureStartMs = nowMs;
+    this.lastMeasuredAnswerMs = nowMs;
+  }
+
+  stopIssuing(): void {
+    if (this.phase === "measure" || this.phase === "warmup") this.phase = "drain";
+    this.onIdle();
+  }
+
+  /** Counts what is still in flight as never answered, then ends. */
+  giveUp(code: string, message: string): void {
+    for (const connection of this.connections) {
+      const lost = connection.measuredInflight();
+      if (lost > 0) this.recordLost(code, lost, message);
+    }
+    this.end();
+  }
+
+  end(): void {
+    if (this.phase === "done") return;
+    this.phase = "done";
+    for (const connection of this.connections) connection.close();
+    this.finish();
+  }
+
+  inflight(): number {
+    let total = 0;
+    for (const connection of this.connections) total += connection.inflight;
+    return total;
+  }
+
+  private tally(code: string, count: number, message: string | null): void {
+    const tally = this.errors.get(code);
+    if (tally === undefined) this.errors.set(code, { count, message });
+    else tally.count += count;
+  }
+}
+
+/**
+ * Runs `workload` against `config.target`. Rejects only when the connections cannot be set
+ * up (refused, HELLO failed); everything after that is a measurement, errors included.
+ */
+export async function runLoad(config: RunConfig, workload: () => Workload, hooks: RunHooks = {}): Promise<RunMeasurements> {
+  const run = new LoadRun(config);
+  for (let i = 0; i < config.connections; i++) run.connections.push(new LoadConnection(run, workload(), config.pipelineDepth));
+  try {
+    await Promise.all(run.connections.map((c) => c.open(config.target, config.token)));
+  } catch (error) {
+    run.end();
+    throw error;
+  }
+  const onAbort = () => {
+    run.interrupted = true;
+    run.end();
+  };
+  hooks.signal?.addEventListener("abort", onAbort);
+  if (hooks.signal?.aborted) onAbort();
+
+  const startMs = performance.now();
+  run.lastAnswerMs = startMs;
+  const timers = schedulePhases(run, config);
+  const ticker = startTicker(run, startMs, hooks);
+  for (const connection of run.connections) connection.startLoad();
+  await run.finished;
+
+  clearInterval(ticker);
+  for (const timer of timers) clearTimeout(timer);
+  hooks.signal?.removeEventListener("abort", onAbort);
+  run.latencyUs.flush();
+  const endMs = run.interrupted ? performance.now() : run.lastMeasuredAnswerMs;
+  return {
+    latencyUs: run.latencyUs.histogram,
+    requestsSent: run.requestsSent,
+    requestsAnswered: run.requestsAnswered,
+    requestsOk: run.requestsOk,
+    requestsLost: run.requestsLost,
+    errors: run.errors,
+    elapsedMs: run.measureStartMs === 0 ? 0 : Math.max(0, endMs - run.measureStartMs),
+    interrupted: run.interrupted,
+  };
+}
+
+/** Warmup → measure (→ drain after the duration, bounded by DRAIN_TIMEOUT_MS); returns the timers. */
+function schedulePhases(run: LoadRun, config: RunConfig): ReturnType<typeof setTimeout>[] {
+  const timers: ReturnType<typeof setTimeout>[] = [];
+  const beginDrain = () => {
+    run.stopIssuing();
+    if (run.phase !== "drain") return;
+    timers.push(setTimeout(() => run.giveUp("NO_ANSWER", `no answer within ${DRAIN_TIMEOUT_MS} ms after the run ended`), DRAIN_TIMEOUT_MS));
+  };
+  const beginMeasuring = () => {
+    if (run.phase !== "warmup") return;
+    run.startMeasuring(performance.now());
+    if (config.durationMs !== null) timers.push(setTimeout(beginDrain, config.durationMs));
+  };
+  if (run.phase === "connect") run.phase = "warmup";
+  if (config.warmupMs === 0) beginMeasuring();
+  else timers.push(setTimeout(beginMeasuring, config.warmupMs));
+  return timers;
+}
+
+/** Once a second: the stall check, then a progress tick describing the second just past. */
+function startTicker(run: LoadRun, startMs: number, hooks: RunHooks): ReturnType<typeof setInterval> {
+  let answersAtLastTick = 0;
+  let lastTickMs = startMs;
+  // The rate covers the past second, so it is labelled with the phase that second began in.
+  let phaseOfInterval = run.phase;
+  return setInterval(() => {
+    const nowMs = performance.now();
+    if (run.inflight() > 0 && nowMs - run.lastAnswerMs > STALL_TIMEOUT_MS) {
+      run.giveUp("NO_ANSWER", `no answer at all for ${STALL_TIMEOUT_MS} ms`);
+      return;
+    }
+    const answersPerSec = ((run.answersAll - answersAtLastTick) * 1000) / (nowMs - lastTickMs);
+    answersAtLastTick = run.answersAll;
+    lastTickMs = nowMs;
+    const phase = phaseOfInterval;
+    phaseOfInterval = run.phase;
+    if (phase !== "warmup" && phase !== "measure" && phase !== "drain") return;
+    hooks.onTick?.({
+      phase,
+      elapsedMs: nowMs - startMs,
+      answersPerSec,
+      answersMeasured: run.requestsAnswered,
+      failuresMeasured: run.requestsAnswered - run.requestsOk + run.requestsLost,
+      inflight: run.inflight(),
+    });
+  }, TICK_MS);
+}
