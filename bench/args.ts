@@ -21,7 +21,16 @@ export interface BenchOptions {
   token: string | null;
   /** False silences the once-a-second progress line (tests, scripts). */
   showProgress: boolean;
+  /** Key-space size of the kv workloads (keys k0..k<n-1>). */
+  keys: number;
+  /** Size of the values written by the kv workloads. */
+  valueBytes: number;
 }
+
+export const KEYS_DEFAULT = 1000;
+export const KEYS_MAX = 10_000_000;
+export const VALUE_BYTES_DEFAULT = 100;
+export const VALUE_BYTES_MAX = 1024 * 1024;
 
 export const CONNECTIONS_MAX = 10_000;
 export const PIPELINE_DEPTH_MAX = 65_536;
@@ -34,6 +43,8 @@ export const BENCH_USAGE = `usage: sinkron bench <workload> --target host:port [
 
 workloads:
   ping                    PING round trips (the framed protocol's floor)
+  kv-set                  KV.SET over --keys keys with --value-bytes values (replicated, durable writes)
+  kv-get                  KV.GET over --keys keys, written first (linearizable reads)
 
 options:
   --target host:port      node to load (required)
@@ -45,9 +56,11 @@ options:
   --json out.json         also write the results as JSON
   --token T               the node's token, sent in HELLO
   --quiet                 no progress line
+  --keys N                kv workloads: key-space size (default ${KEYS_DEFAULT})
+  --value-bytes B         kv workloads: value size in bytes (default ${VALUE_BYTES_DEFAULT})
 `;
 
-const VALUE_FLAGS = new Set(["target", "connections", "pipeline", "duration", "requests", "warmup", "json", "token"]);
+const VALUE_FLAGS = new Set(["target", "connections", "pipeline", "duration", "requests", "warmup", "json", "token", "keys", "value-bytes"]);
 const BOOLEAN_FLAGS = new Set(["quiet"]);
 
 /** Parses `ping --target h:p --pipeline 64 …`; throws BenchUsageError with the reason. */
@@ -80,6 +93,8 @@ export function parseBenchArgs(argv: readonly string[]): BenchOptions {
     jsonPath: flags.get("json") ?? null,
     token: flags.get("token") ?? null,
     showProgress: !flags.has("quiet"),
+    keys: parseCount("keys", flags.get("keys") ?? String(KEYS_DEFAULT), 1, KEYS_MAX),
+    valueBytes: parseCount("value-bytes", flags.get("value-bytes") ?? String(VALUE_BYTES_DEFAULT), 0, VALUE_BYTES_MAX),
   };
 }
 

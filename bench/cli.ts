@@ -7,7 +7,9 @@ import { BENCH_USAGE, BenchUsageError, parseBenchArgs, type BenchOptions } from 
 import { ProgressLine, type ProgressOutput } from "./progress.ts";
 import { buildReport, formatReport, type BenchReport } from "./report.ts";
 import { runLoad } from "./runner.ts";
-import { WORKLOADS, type Workload } from "./workloads.ts";
+import { WORKLOADS, type BenchRequest, type Workload } from "./workloads.ts";
+import { connect } from "../src/client/index.ts";
+import { formatAddress } from "../src/util/address.ts";
 
 export interface BenchIo {
   stdout: ProgressOutput;
@@ -41,12 +43,32 @@ export async function runBench(argv: string[], io: BenchIo = defaultIo()): Promi
     io.stderr.write(`sinkron bench: ${error.message}\n\n${BENCH_USAGE}`);
     return EXIT_USAGE;
   }
-  const workload = WORKLOADS[options.workload];
-  if (workload === undefined) {
+  const spec = WORKLOADS[options.workload]?.(options);
+  if (spec === undefined) {
     io.stderr.write(`sinkron bench: unknown workload '${options.workload}' (known: ${Object.keys(WORKLOADS).join(", ")})\n`);
     return EXIT_USAGE;
   }
-  return (await executeBench(options, workload, commandLineOf(argv), io)).exitCode;
+  if (spec.setup !== undefined) {
+    try {
+      await runSetup(options, spec.setup);
+    } catch (error) {
+      io.stderr.write(`sinkron bench: setup failed: ${(error as Error).message}\n`);
+      return EXIT_FAILURES;
+    }
+  }
+  return (await executeBench(options, spec.make, commandLineOf(argv), io)).exitCode;
+}
+
+/** Completes the setup requests with the client library, 256 in flight. */
+async function runSetup(options: BenchOptions, requests: readonly BenchRequest[]): Promise<void> {
+  const client = await connect({ nodes: [formatAddress(options.target)], token: options.token ?? undefined, nodeOrder: "in-order" });
+  try {
+    for (let at = 0; at < requests.length; at += 256) {
+      await Promise.all(requests.slice(at, at + 256).map(([command, args]) => client.call(command, args)));
+    }
+  } finally {
+    await client.close();
+  }
 }
 
 /** Runs a parsed benchmark with any workload (tests pass their own). */

@@ -2,6 +2,7 @@
 // an OK answer. The runner owns ids, timing and I/O, so adding `kv`, `lock`, `queue`… is one
 // entry in WORKLOADS and nothing else.
 import type { Args } from "../src/protocol/envelope.ts";
+import type { BenchOptions } from "./args.ts";
 
 export type BenchRequest = readonly [command: string, args: Args];
 
@@ -27,7 +28,58 @@ export function pingWorkload(): Workload {
   };
 }
 
+/** What a named workload needs: a factory (one workload per connection) and an optional setup. */
+export interface WorkloadSpec {
+  make: () => Workload;
+  /** Requests to complete before the warmup (e.g. writing the keys a read benchmark reads). */
+  setup?: BenchRequest[];
+}
+
+const isMap = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === "object";
+
+function kvKeys(options: BenchOptions): string[] {
+  return Array.from({ length: options.keys }, (_, i) => `k${i}`);
+}
+
+/** KV.SET round-robin over the key space; each connection starts at its own offset. */
+export function kvSetWorkload(options: BenchOptions): WorkloadSpec {
+  const value = "v".repeat(options.valueBytes);
+  const requests = kvKeys(options).map((key) => Object.freeze(["KV.SET", { key, value }] as const) as BenchRequest);
+  let connection = 0;
+  return {
+    make: () => {
+      let at = (connection++ * 7919) % requests.length;
+      return {
+        name: "kv-set",
+        next: () => requests[(at = (at + 1) % requests.length)]!,
+        check: (_request, answer) => isMap(answer) && typeof answer.revision === "number",
+      };
+    },
+  };
+}
+
+/** KV.GET round-robin over keys that the setup wrote first. */
+export function kvGetWorkload(options: BenchOptions): WorkloadSpec {
+  const value = "v".repeat(options.valueBytes);
+  const keys = kvKeys(options);
+  const requests = keys.map((key) => Object.freeze(["KV.GET", { key }] as const) as BenchRequest);
+  let connection = 0;
+  return {
+    setup: keys.map((key) => ["KV.SET", { key, value }] as const),
+    make: () => {
+      let at = (connection++ * 7919) % requests.length;
+      return {
+        name: "kv-get",
+        next: () => requests[(at = (at + 1) % requests.length)]!,
+        check: (_request, answer) => isMap(answer) && answer.value === value,
+      };
+    },
+  };
+}
+
 /** Workloads by the name given on the command line. */
-export const WORKLOADS: Readonly<Record<string, () => Workload>> = {
-  ping: pingWorkload,
+export const WORKLOADS: Readonly<Record<string, (options: BenchOptions) => WorkloadSpec>> = {
+  ping: () => ({ make: pingWorkload }),
+  "kv-set": kvSetWorkload,
+  "kv-get": kvGetWorkload,
 };

@@ -19,6 +19,8 @@ describe("parseBenchArgs", () => {
       jsonPath: null,
       token: null,
       showProgress: true,
+      keys: 1000,
+      valueBytes: 100,
     });
   });
 
