@@ -179,6 +179,11 @@ export class SinkronClient implements Caller {
     });
   }
 
+  /** Writes the calls made so far in this tick now rather than from the end-of-tick flush. */
+  flush(): void {
+    if (this.stateNow === "connected") this.link?.flushNow();
+  }
+
   ping(options?: CallOptions): Promise<"PONG"> {
     return this.call("PING", {}, options) as Promise<"PONG">;
   }

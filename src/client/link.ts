@@ -111,6 +111,14 @@ export class Link {
     }
   }
 
+  /**
+   * Writes the queued frames now instead of at the end of the tick, for a caller about to block
+   * the loop (a Raft leader sends its Appends, then fsyncs: the peers work meanwhile).
+   */
+  flushNow(): void {
+    this.flush();
+  }
+
   /** Closes the connection now; unsent bytes are dropped. Idempotent. */
   close(reason: SinkronError): void {
     if (this.closed) return;

@@ -47,7 +47,7 @@ export class ClusterService {
     const { group, router } = this.options;
     registry.register(CLUSTER_ADD, (args, ctx) => {
       const address = normalizeAddress(args.address);
-      return router.run(group, ctx, CLUSTER_ADD.name, { id: args.id, address }, () => this.add(args.id, address), true);
+      return router.run(group, ctx, CLUSTER_ADD.name, { id: args.id, address }, () => this.add(args.id, address), true, { forwardTimeoutMs: CATCH_UP_TIMEOUT_MS + 10_000 });
     });
     registry.register(CLUSTER_REMOVE, (args, ctx) => router.run(group, ctx, CLUSTER_REMOVE.name, args, () => this.remove(args.id), true));
     registry.register(CLUSTER_TRANSFER, (args, ctx) => router.run(group, ctx, CLUSTER_TRANSFER.name, args, () => this.transfer(args.to), true));
@@ -83,6 +83,7 @@ export class ClusterService {
     const { group } = this.options;
     const deadlineMs = performance.now() + CATCH_UP_TIMEOUT_MS;
     for (;;) {
+      if (group.isStopped) throw new SinkronError("UNAVAILABLE", "the node is shutting down");
       const status = group.raft.status();
       if (status.role !== "leader") throw new SinkronError("NOT_LEADER", "leadership changed while the new member was catching up", { leader: status.leader });
       const match = status.progress?.[id]?.match ?? 0;
@@ -101,7 +102,7 @@ export class ClusterService {
     if (id === selfId && status.voters.length > 1) {
       // A leader removing itself hands leadership over first, so the cluster keeps a leader
       // that can finish the change (the new leader gets this command by forwarding).
-      const to = status.voters.find((v) => v !== selfId)!;
+      const to = bestTransferTarget(status, selfId);
       await this.transfer(to);
       throw new SinkronError("NOT_LEADER", `leadership moved to ${to} to remove ${id}; retry`, { leader: to, retryable: true });
     }
@@ -135,6 +136,14 @@ export class ClusterService {
       .catch((error: Error) => this.options.log.debug("founder addresses not recorded yet", { error }))
       .finally(() => (this.recordingFounders = false));
   }
+}
+
+/** The voter most likely to take over at once: recently heard from, with the longest log. */
+function bestTransferTarget(status: ReturnType<RaftGroup["raft"]["status"]>, selfId: string): string {
+  const candidates = status.voters.filter((v) => v !== selfId);
+  const progress = status.progress ?? {};
+  const score = (id: string) => (progress[id]?.isRecentActive ? 1 : 0) * 2 ** 52 + (progress[id]?.match ?? 0);
+  return candidates.reduce((best, id) => (score(id) > score(best) ? id : best));
 }
 
 function normalizeAddress(text: string): string {

@@ -31,7 +31,8 @@ export function registerCoreCommands(registry: CommandRegistry, host: CoreComman
       ctx.connection.authenticated = true;
     }
     if (args.name !== undefined) ctx.connection.name = args.name;
-    if (args.peer !== undefined) ctx.connection.peerId = args.peer;
+    // Only an authenticated connection may claim to be a member (with a token, it has shown it).
+    if (args.peer !== undefined) ctx.connection.becomePeer(args.peer);
     return { server: "sinkron", version: PROTOCOL_VERSION, node: host.nodeId, role: host.status().role };
   });
   registry.register(PING, () => "PONG");

@@ -2,6 +2,7 @@
 // Raft groups with their storage and peer transport, and the services on top of them.
 // Group 0 holds the cluster's metadata (member addresses) and the key-value store.
 import { NodeServer, type ConnectionSummary } from "../server/server.ts";
+import { DEFAULT_SERVER_LIMITS } from "../server/limits.ts";
 import { CommandRegistry } from "../server/registry.ts";
 import { createLogger, type Logger } from "../util/log.ts";
 import { RaftHost, DEFAULT_RAFT_TIMING, SNAPSHOT_ENTRIES_DEFAULT } from "../replication/raft-host.ts";
@@ -45,7 +46,8 @@ export class SinkronNode {
     this.config = config;
     this.log = log;
     this.raftSettings = { ...DEFAULT_RAFT_SETTINGS, ...config.raft };
-    this.transport = new PeerTransport({ selfId: config.id, token: config.token, log: log.child("transport") });
+    const limits = { ...DEFAULT_SERVER_LIMITS, ...config.limits };
+    this.transport = new PeerTransport({ selfId: config.id, token: config.token, log: log.child("transport"), frameBytesMax: limits.peerFrameBytesMax });
     this.host = new RaftHost({
       nodeId: config.id,
       dataDir: config.dataDir,
@@ -88,7 +90,11 @@ export class SinkronNode {
     this.cluster = new ClusterService({ group: group0, members: this.members, router, transport: this.transport, founders: this.config.peers, selfId: this.config.id, log: this.log.child("cluster"), electionMs: this.leaderWaitMs() });
     this.cluster.register(this.registry);
     registerKvCommands(this.registry, group0, this.kv, router);
-    registerRaftTransportCommand(this.registry, this.config.id, (message) => this.host.step(message));
+    registerRaftTransportCommand(this.registry, {
+      selfId: this.config.id,
+      isMember: (id) => this.isMember(id),
+      deliver: (message) => this.host.step(message),
+    });
     this.transport.setMembers(this.knownMembers());
     this.server.start();
     this.host.start();
@@ -121,11 +127,25 @@ export class SinkronNode {
     };
   }
 
-  /** Founders from the command line, then every address the replicated address book holds. */
+  /**
+   * Who this node talks to: every address in the replicated address book, plus the founders
+   * from the command line while they are in the Raft configuration (or while this node knows no
+   * configuration yet: a fresh or joining node). A removed founder is dropped.
+   */
   private knownMembers(): Member[] {
-    const byId = new Map(this.config.peers.map((m) => [m.id, m.address]));
-    for (const m of this.members.list()) byId.set(m.id, m.address);
+    const byId = new Map(this.members.list().map((m) => [m.id, m.address]));
+    const status = this.group0?.raft.status();
+    const inConfig = new Set([...(status?.voters ?? []), ...(status?.learners ?? [])]);
+    for (const founder of this.config.peers) {
+      if (!byId.has(founder.id) && (inConfig.size === 0 || inConfig.has(founder.id))) byId.set(founder.id, founder.address);
+    }
     return [...byId].map(([id, address]) => ({ id, address }));
+  }
+
+  private isMember(id: string): boolean {
+    if (this.members.address(id) !== undefined || this.config.peers.some((m) => m.id === id)) return true;
+    const status = this.group0?.raft.status();
+    return status !== undefined && (status.voters.includes(id) || status.learners.includes(id));
   }
 
   /** Long enough for an election to finish: two maximal election timeouts. */

@@ -20,7 +20,7 @@ const EMPTY = new Uint8Array(0);
 const ASSEMBLY_BYTES_MIN = 64 * 1024;
 
 export class FrameDecoder {
-  private readonly frameBytesMax: number;
+  private frameBytesMax: number;
   /** Chunks not yet consumed; the first is read from `headOffset`. */
   private chunks: Uint8Array[] = [];
   private headOffset = 0;
@@ -32,6 +32,14 @@ export class FrameDecoder {
   private readonly header = new Uint8Array(FRAME_HEADER_BYTES);
 
   constructor(frameBytesMax: number = FRAME_BYTES_MAX_DEFAULT) {
+    if (!Number.isInteger(frameBytesMax) || frameBytesMax < 1 || frameBytesMax > FRAME_BYTES_LIMIT) {
+      throw new RangeError(`frameBytesMax must be an integer in 1..${FRAME_BYTES_LIMIT}`);
+    }
+    this.frameBytesMax = frameBytesMax;
+  }
+
+  /** Changes the limit for frames not yet started (a connection that proved to be a peer). */
+  setFrameBytesMax(frameBytesMax: number): void {
     if (!Number.isInteger(frameBytesMax) || frameBytesMax < 1 || frameBytesMax > FRAME_BYTES_LIMIT) {
       throw new RangeError(`frameBytesMax must be an integer in 1..${FRAME_BYTES_LIMIT}`);
     }

@@ -18,13 +18,14 @@
 // The host loop, per Ready, in this order:
 //   1. persist rd.snapshot (discard the old log), rd.entries (replace the stored suffix from
 //      entries[0].index), rd.hardState — durably (fsync) —
-//   2. only then send rd.messages,
+//   2. only then send rd.messages (except those isSendableBeforePersist(rd, m) allows to leave
+//      before step 1, in parallel with the write: a leader's Appends, thesis §10.2.1),
 //   3. restore the state machine from rd.snapshot, apply rd.committed in order (config entries
 //      included: decodeConfigEntry gives the membership), answer rd.readStates once applied >= index,
 //   4. advance(rd). ready() may not be called again before advance(); tick/step/propose may.
 // A pending ReadIndex is dropped when leadership is lost (softState.role changes): fail those reads.
 
-export { RaftNode, type RaftStatus, type ProgressStatus } from "./node.ts";
+export { RaftNode, isSendableBeforePersist, type RaftStatus, type ProgressStatus } from "./node.ts";
 export {
   type RaftConfig,
   type RestoreState,

@@ -137,6 +137,7 @@ export class RaftNode {
     raft.readStates = [];
     if (!sameHardState(hardState, this.lastHardState)) {
       this.checkHardStateTransition(hardState);
+      if (hardState.term !== this.lastHardState.term || hardState.vote !== this.lastHardState.vote) rd.isTermOrVoteChanged = true;
       rd.hardState = hardState;
       this.lastHardState = hardState;
     }
@@ -227,6 +228,23 @@ export class RaftNode {
       assert(next.vote === prev.vote, `vote changed within term ${next.term}: ${prev.vote} -> ${next.vote}`);
     }
   }
+}
+
+/** What a leader sends from its own log and commit index; it acknowledges nothing. */
+const LEADER_MESSAGE_TYPES: ReadonlySet<Message["type"]> = new Set(["Append", "Heartbeat", "Snapshot", "TimeoutNow"]);
+
+/**
+ * May `m` leave before `rd` is persisted, while the host writes it? Raft thesis §10.2.1: a leader
+ * may write its log in parallel with replicating it, because it counts itself towards a commit
+ * only for entries it has persisted (its match is `log.stable()`, moved by `advance`), so an
+ * entry still commits only once it is durable on a majority. Safe early: the leader-only
+ * messages, which carry entries and a commit index but vouch for nothing on this disk — unless
+ * the Ready changes the term or the vote, which must be durable before anyone hears of them (a
+ * restart could otherwise vote twice, or lead a second time, in one term). Everything else
+ * (AppendResp, VoteResp, PreVoteResp, HeartbeatResp…) acknowledges state and must wait.
+ */
+export function isSendableBeforePersist(rd: Ready, m: Message): boolean {
+  return rd.isTermOrVoteChanged !== true && LEADER_MESSAGE_TYPES.has(m.type);
 }
 
 function sameHardState(a: HardState, b: HardState): boolean {

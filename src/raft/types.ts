@@ -154,6 +154,11 @@ export interface Ready {
   readStates: ReadState[];
   /** Present once, when a node restarted with damaged storage has been repaired by a leader. */
   votingRestored?: true;
+  /**
+   * Present when `hardState` changes the term or the vote (not only the commit index): then no
+   * message of this Ready may leave before it is durable. See `isSendableBeforePersist`.
+   */
+  isTermOrVoteChanged?: true;
 }
 
 export type ProposeResult =

@@ -21,14 +21,26 @@ export class LeaderRouter {
    * Runs `local` when this node leads `group`, else forwards `command` with `args` to the leader.
    * `isRetrySafe`: the command may be resent after a lost connection (reads, writes with a rid).
    */
-  async run<T>(group: RaftGroup, ctx: CommandContext, command: string, args: Args, local: () => Promise<T>, isRetrySafe: boolean): Promise<T> {
+  async run<T>(
+    group: RaftGroup,
+    ctx: CommandContext,
+    command: string,
+    args: Args,
+    local: () => Promise<T>,
+    isRetrySafe: boolean,
+    options: { forwardTimeoutMs?: number } = {},
+  ): Promise<T> {
     const deadlineMs = performance.now() + this.options.leaderWaitMs;
     for (let attempt = 0; ; attempt++) {
+      if (group.isStopped) throw new SinkronError("UNAVAILABLE", "the node is shutting down");
       if (group.isLeader) {
         try {
           return await local();
         } catch (error) {
           if (!isLeadershipLoss(error) || performance.now() > deadlineMs) throw error;
+          // The core stepped down before the ready loop told the group: let that loop run
+          // (a macrotask) rather than spin on microtasks, which would starve it.
+          await group.waitForLeaderChange(Math.max(1, Math.min(deadlineMs - performance.now(), 50)));
           continue;
         }
       }
@@ -40,7 +52,7 @@ export class LeaderRouter {
       const client = leader === null ? null : this.options.transport.client(leader);
       if (client !== null && client.state === "connected") {
         try {
-          return (await client.call(command, args)) as T;
+          return (await client.call(command, args, options.forwardTimeoutMs === undefined ? undefined : { timeoutMs: options.forwardTimeoutMs })) as T;
         } catch (error) {
           const retry = error instanceof SinkronError && (error.code === "NOT_LEADER" || (isRetrySafe && error.code === "UNAVAILABLE"));
           if (!retry || performance.now() > deadlineMs) throw error;

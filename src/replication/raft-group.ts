@@ -41,6 +41,7 @@ export class RaftGroup {
   private nextReadCtx = 1;
   private readonly leaderWatchers = new Set<() => void>();
   private readonly roleListeners = new Set<() => void>();
+  private stoppedError: SinkronError | null = null;
 
   constructor(
     id: GroupId,
@@ -77,11 +78,16 @@ export class RaftGroup {
   }
 
   private awaitApplied(result: ProposeResult): Promise<unknown> {
+    if (this.stoppedError !== null) return Promise.reject(this.stoppedError);
     if (!result.ok) {
       if (result.code === "NOT_LEADER") return Promise.reject(notLeader(this.id, result.leader));
       return Promise.reject(new SinkronError(result.code, result.message));
     }
     this.hooks.wake();
+    // A waiter still at this index belongs to an entry of an older term that a new leader's
+    // log replaced (§5.3): that entry can never commit now, so its caller may safely retry.
+    const replaced = this.proposals.get(result.index);
+    if (replaced !== undefined) replaced.reject(notCommitted(this.id));
     return new Promise((resolve, reject) => {
       this.proposals.set(result.index, { term: result.term, resolve, reject });
     });
@@ -89,6 +95,7 @@ export class RaftGroup {
 
   /** Resolves when this replica may serve a linearizable read (leader only). */
   readBarrier(): Promise<void> {
+    if (this.stoppedError !== null) return Promise.reject(this.stoppedError);
     const ctx = this.nextReadCtx++;
     const result = this.raft.readIndex(ctx);
     if (!result.ok) return Promise.reject(notLeader(this.id, result.leader));
@@ -167,7 +174,7 @@ export class RaftGroup {
     if (waiter !== undefined) {
       this.proposals.delete(entry.index);
       if (waiter.term !== entry.term) {
-        waiter.reject(new SinkronError("UNAVAILABLE", "leadership changed and the request was not committed; it did not take effect", { group: this.id, retryable: true }));
+        waiter.reject(notCommitted(this.id));
       } else if (isAppliedError(result)) {
         const { $error, message, ...details } = result;
         waiter.reject(new SinkronError($error as SinkronError["code"], message, details));
@@ -184,14 +191,28 @@ export class RaftGroup {
     }
   }
 
-  /** Fails everything pending (shutdown). */
-  failAll(error: SinkronError): void {
+  /** Shutdown: fails everything pending and every later proposal or read. */
+  stop(error: SinkronError): void {
+    this.stoppedError = error;
+    this.role = "follower";
+    this.failAll(error);
+  }
+
+  get isStopped(): boolean {
+    return this.stoppedError !== null;
+  }
+
+  private failAll(error: SinkronError): void {
     for (const waiter of this.proposals.values()) waiter.reject(error);
     this.proposals.clear();
     for (const waiter of this.readsAwaitingIndex.values()) waiter.reject(error);
     this.readsAwaitingIndex.clear();
     for (const { waiter } of this.readsAwaitingApply.splice(0)) waiter.reject(error);
   }
+}
+
+function notCommitted(group: GroupId): SinkronError {
+  return new SinkronError("UNAVAILABLE", "leadership changed and the request was not committed; it did not take effect", { group, retryable: true });
 }
 
 function notLeader(group: GroupId, leader: NodeId | null): SinkronError {

@@ -2,8 +2,9 @@
 // for all of them, so the appends of every group in one event-loop turn share one fdatasync
 // (group commit). The loop follows the core's contract: persist (snapshot, entries, hard
 // state; fsync), then send, then apply, then advance — nothing is acknowledged before it is
-// durable.
-import { RaftNode, type GroupId, type Message, type NodeId, type Ready } from "../raft/index.ts";
+// durable. A leader's Appends leave before its own fsync (thesis §10.2.1), so the followers
+// write in parallel with it.
+import { isSendableBeforePersist, RaftNode, type GroupId, type Message, type NodeId, type Ready } from "../raft/index.ts";
 import { openSnapshotStore, openWal, type SnapshotStore, type Wal, type RecoveredGroup } from "../storage/index.ts";
 import { DataDirLock } from "../storage/dir-lock.ts";
 import { SinkronError } from "../protocol/errors.ts";
@@ -32,9 +33,18 @@ export interface RaftHostOptions {
   timing: RaftTiming;
   snapshotEntries: number;
   log: Logger;
-  /** Hands the messages of one loop to the transport, after they are durable. */
+  /**
+   * Hands messages to the transport: a loop's leader Appends before its fsync, the rest after
+   * (so up to two calls per loop).
+   */
   send(messages: Message[]): void;
   random?: () => number;
+  /** Called on an unrecoverable error; the default ends the process with exit code 70. */
+  onFatal?: (error: unknown) => void;
+}
+
+function defaultOnFatal(): void {
+  process.exit(70);
 }
 
 export interface RaftHostStats {
@@ -56,6 +66,8 @@ export class RaftHost {
   private tickTimer: ReturnType<typeof setInterval> | null = null;
   private loopScheduled = false;
   private stopped = false;
+  /** A commit-only hard state is buffered in the WAL, not yet synced (see persist). */
+  private isCommitSyncPending = false;
   private readonly counters: RaftHostStats = { readyLoops: 0, syncs: 0, entriesPersisted: 0, messagesSent: 0, entriesApplied: 0, snapshotsTaken: 0, snapshotsInstalled: 0 };
 
   constructor(private readonly options: RaftHostOptions) {}
@@ -87,15 +99,8 @@ export class RaftHost {
   /** Creates (or restores from storage) the local replica of group `id`. */
   createGroup(id: GroupId, voters: NodeId[], fsm: StateMachine): RaftGroup {
     if (this.groups.has(id)) throw new Error(`group ${id} exists`);
-    const stored = this.recovered.get(id);
-    const storedSnapshot = this.snapshots!.loadLatest(id);
-    const snapshot = storedSnapshot === null ? null : { ...storedSnapshot.meta, data: storedSnapshot.data };
-    let appliedIndex = 0;
-    if (snapshot !== null) {
-      fsm.restore(decodeValue(snapshot.data));
-      appliedIndex = snapshot.index;
-    }
-    const entries = (stored?.entries ?? []).filter((e) => e.index > appliedIndex);
+    const restore = this.restoreState(id);
+    if (restore.snapshot !== null) fsm.restore(decodeValue(restore.snapshot.data));
     const raft = new RaftNode({
       id: this.options.nodeId,
       group: id,
@@ -105,19 +110,55 @@ export class RaftHost {
       random: this.options.random ?? Math.random,
       preVote: true,
       checkQuorum: true,
-      restore: stored || snapshot ? { hardState: stored?.hardState ?? { term: snapshot!.term, vote: null, commit: snapshot!.index }, snapshot, entries } : undefined,
-      votingDisabledUntil: stored?.damage ?? null,
+      restore: restore.isEmpty ? undefined : { hardState: restore.hardState, snapshot: restore.snapshot, entries: restore.entries },
+      votingDisabledUntil: restore.damage,
     });
-    if (stored?.damage) this.options.log.warn("storage damage: this replica will not vote or lead until repaired by a leader", { group: id, ...stored.damage });
-    const group = new RaftGroup(id, raft, fsm, appliedIndex, { wake: () => this.schedule() }, this.options.log.child(`g${id}`));
+    if (restore.damage) this.options.log.warn("storage damage: this replica will not vote or lead until repaired by a leader", { group: id, ...restore.damage });
+    const group = new RaftGroup(id, raft, fsm, restore.snapshot?.index ?? 0, { wake: () => this.schedule() }, this.options.log.child(`g${id}`));
     this.groups.set(id, group);
     this.schedule();
     return group;
   }
 
+  /**
+   * What the core restarts from: the newest snapshot and the WAL's log after it. A crash after a
+   * snapshot was saved but before the WAL recorded the compaction leaves the snapshot ahead of
+   * the log; the compaction is finished here (Raft §7: the suffix stays only if the log holds the
+   * snapshot's own (index, term)).
+   */
+  private restoreState(id: GroupId) {
+    const stored = this.recovered.get(id);
+    this.recovered.delete(id); // recovered entries are views into segment buffers: don't pin them
+    const saved = this.snapshots!.loadLatest(id);
+    const snapshot = saved === null ? null : { ...saved.meta, data: saved.data };
+    const compactedIndex = stored?.compactedIndex ?? 0;
+    let entries = stored?.entries ?? [];
+    const hardState = { ...(stored?.hardState ?? { term: 0, vote: null, commit: 0 }) };
+    if ((snapshot?.index ?? 0) < compactedIndex) {
+      throw new Error(
+        `group ${id}: the newest readable snapshot (index ${snapshot?.index ?? 0}) is older than the log's compaction point (${compactedIndex}); ` +
+          `the snapshot file was lost or damaged. Move ${this.options.dataDir} aside, start this node with --join and CLUSTER.ADD it again to rebuild it from its peers.`,
+      );
+    }
+    if (snapshot !== null && snapshot.index > compactedIndex) {
+      const at = entries.find((e) => e.index === snapshot.index);
+      entries = at !== undefined && at.term === snapshot.term ? entries.filter((e) => e.index > snapshot.index) : [];
+      this.wal!.markCompacted(id, snapshot.index, snapshot.term);
+      this.wal!.sync();
+    } else if (snapshot !== null) {
+      entries = entries.filter((e) => e.index > snapshot.index);
+    }
+    if (snapshot !== null) {
+      hardState.term = Math.max(hardState.term, snapshot.term);
+      hardState.commit = Math.max(hardState.commit, snapshot.index);
+    }
+    return { isEmpty: stored === undefined && snapshot === null, hardState, snapshot, entries, damage: stored?.damage ?? null };
+  }
+
   start(): void {
     this.tickTimer = setInterval(() => {
       for (const group of this.groups.values()) group.raft.tick();
+      this.syncPendingCommit();
       this.schedule();
     }, this.options.timing.tickMs);
   }
@@ -125,8 +166,25 @@ export class RaftHost {
   step(message: Message): void {
     const group = this.groups.get(message.group);
     if (group === undefined) return; // a group this node does not (yet) host: Raft retries
-    group.raft.step(message);
+    try {
+      group.raft.step(message);
+    } catch (error) {
+      this.fatal(error);
+    }
     this.schedule();
+  }
+
+  /**
+   * A broken invariant in the core, or a storage write that failed (the WAL refuses all later
+   * writes: no fsync retry), leaves this replica unable to go on safely. Stop the process
+   * instead of living on as a node that answers but never commits; a supervisor restarts it
+   * and recovery starts from what is durable.
+   */
+  private fatal(error: unknown): never {
+    this.stopped = true;
+    this.options.log.error("fatal: stopping the node", { error: error as Error, stack: (error as Error)?.stack });
+    (this.options.onFatal ?? defaultOnFatal)(error);
+    throw error;
   }
 
   stats(): RaftHostStats & { wal: ReturnType<Wal["stats"]> | null } {
@@ -137,7 +195,7 @@ export class RaftHost {
     this.stopped = true;
     if (this.tickTimer) clearInterval(this.tickTimer);
     const error = new SinkronError("UNAVAILABLE", "the node is shutting down");
-    for (const group of this.groups.values()) group.failAll(error);
+    for (const group of this.groups.values()) group.stop(error);
     this.wal?.close();
     this.lock?.release();
   }
@@ -153,17 +211,23 @@ export class RaftHost {
   }
 
   private runReady(): void {
+    try {
+      this.runReadyOnce();
+    } catch (error) {
+      this.fatal(error);
+    }
+  }
+
+  private runReadyOnce(): void {
     const batch: [RaftGroup, Ready][] = [];
     for (const group of this.groups.values()) if (group.raft.hasReady()) batch.push([group, group.raft.ready()]);
     if (batch.length === 0) return;
     this.counters.readyLoops++;
+    // Thesis §10.2.1 (safety argued at isSendableBeforePersist): a leader's Appends go out first,
+    // so the followers' writes overlap ours; whatever acknowledges state waits for the fsync.
+    this.sendMessages(batch, true);
     this.persist(batch);
-    const messages: Message[] = [];
-    for (const [, rd] of batch) for (const m of rd.messages) messages.push(m);
-    if (messages.length > 0) {
-      this.counters.messagesSent += messages.length;
-      this.options.send(messages);
-    }
+    this.sendMessages(batch, false);
     for (const [group, rd] of batch) this.applyReady(group, rd);
     for (const [group, rd] of batch) group.raft.advance(rd);
     // After advance: the core compacts only what it knows is applied.
@@ -178,29 +242,61 @@ export class RaftHost {
     }
   }
 
+  /** Sends the batch's messages that may leave before the persist (`early`), or the others. */
+  private sendMessages(batch: [RaftGroup, Ready][], early: boolean): void {
+    const messages: Message[] = [];
+    for (const [, rd] of batch) for (const m of rd.messages) if (isSendableBeforePersist(rd, m) === early) messages.push(m);
+    if (messages.length === 0) return;
+    this.counters.messagesSent += messages.length;
+    this.options.send(messages);
+  }
+
   private persist(batch: [RaftGroup, Ready][]): void {
     const wal = this.wal!;
-    let wrote = false;
+    let mustSync = false;
     for (const [group, rd] of batch) {
       if (rd.snapshot) {
         // The snapshot file is durable before the WAL says the log before it is gone.
         this.snapshots!.save(group.id, { index: rd.snapshot.index, term: rd.snapshot.term, config: rd.snapshot.config }, rd.snapshot.data);
         wal.markCompacted(group.id, rd.snapshot.index, rd.snapshot.term);
-        wrote = true;
+        mustSync = true;
       }
       if (rd.entries.length > 0) {
         wal.appendEntries(group.id, rd.entries);
         this.counters.entriesPersisted += rd.entries.length;
-        wrote = true;
+        mustSync = true;
       }
       if (rd.hardState) {
         wal.setHardState(group.id, rd.hardState);
-        wrote = true;
+        // A commit-only change acknowledges nothing: the commit index is volatile in Raft (a
+        // restarted node learns it again; etcd's MustSync skips it too), so it rides with the
+        // next sync, or the next tick's, instead of adding an fsync to every commit.
+        if (rd.isTermOrVoteChanged) mustSync = true;
+        else this.isCommitSyncPending = true;
+      }
+      if (rd.votingRestored) {
+        // In the same sync as the entries that repaired the log, so a restart does not keep an
+        // idle repaired replica from voting.
+        wal.clearDamage(group.id);
+        mustSync = true;
       }
     }
-    if (wrote) {
-      wal.sync();
-      this.counters.syncs++;
+    if (mustSync) this.sync();
+  }
+
+  private sync(): void {
+    this.wal!.sync();
+    this.counters.syncs++;
+    this.isCommitSyncPending = false;
+  }
+
+  /** Once a tick: a buffered commit-only hard state reaches the disk within tickMs. */
+  private syncPendingCommit(): void {
+    if (!this.isCommitSyncPending || this.stopped) return;
+    try {
+      this.sync();
+    } catch (error) {
+      this.fatal(error);
     }
   }
 
@@ -219,10 +315,7 @@ export class RaftHost {
     this.counters.entriesApplied += rd.committed.length;
     if (rd.readStates.length > 0) group.onReadStates(rd.readStates);
     group.releaseReads();
-    if (rd.votingRestored) {
-      this.wal!.clearDamage(group.id);
-      this.options.log.info("storage damage repaired from the leader; voting again", { group: group.id });
-    }
+    if (rd.votingRestored) this.options.log.info("storage damage repaired from the leader; voting again", { group: group.id });
   }
 
   private takeSnapshot(group: RaftGroup): void {

@@ -66,6 +66,12 @@ export class Connection implements ConnectionInfo {
     return this.inflight;
   }
 
+  /** Marks this connection as a cluster member's: it may send larger frames (peerFrameBytesMax). */
+  becomePeer(peerId: string): void {
+    this.peerId = peerId;
+    this.decoder.setFrameBytesMax(Math.max(this.host.limits.frameBytesMax, this.host.limits.peerFrameBytesMax));
+  }
+
   get outboundBytes(): number {
     return this.writer.pendingBytes;
   }

@@ -6,6 +6,11 @@ import { FRAME_BYTES_MAX_DEFAULT } from "../protocol/frame.ts";
 export interface ServerLimits {
   /** Largest frame payload accepted or sent; a bigger length prefix gets TOO_LARGE and a close. */
   frameBytesMax: number;
+  /**
+   * Largest frame from a connection that said HELLO with `peer` (and passed the token): Raft
+   * batches and whole snapshots travel as one frame between members.
+   */
+  peerFrameBytesMax: number;
   /** Requests of one connection awaiting an answer; past it the server stops reading that socket. */
   inflightRequestsMax: number;
   /** Unsent response bytes of one connection above which the server stops reading it. */
@@ -22,6 +27,7 @@ export interface ServerLimits {
 
 export const DEFAULT_SERVER_LIMITS: Readonly<ServerLimits> = {
   frameBytesMax: FRAME_BYTES_MAX_DEFAULT,
+  peerFrameBytesMax: 512 * 1024 * 1024,
   inflightRequestsMax: 4096,
   outboundBytesHighWater: 8 * 1024 * 1024,
   inboundBytesPerTurnMax: 256 * 1024,

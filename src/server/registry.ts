@@ -10,7 +10,9 @@ export interface ConnectionInfo {
   name: string | null;
   authenticated: boolean;
   /** The node id a cluster member gave in HELLO; null for clients. */
-  peerId: string | null;
+  readonly peerId: string | null;
+  /** Records a cluster member's HELLO: its id, and the larger frame limit members get. */
+  becomePeer(peerId: string): void;
 }
 
 export interface CommandContext {

@@ -123,11 +123,12 @@ test("RAFT.MSG is refused on a client connection and malformed batches are refus
   const client = await cluster.client("n1");
   await expect(client.call("RAFT.MSG", { from: "n9", msgs: [] })).rejects.toMatchObject({ code: "UNAUTHORIZED" });
   const { connect } = await import("../../src/client/index.ts");
-  const peer = await connect({ nodes: [cluster.address("n1")], peer: "n9" });
+  await expect(connect({ nodes: [cluster.address("n1")], peer: "n9" }).then((c) => c.call("RAFT.MSG", { from: "n9", msgs: [] }))).rejects.toMatchObject({ code: "UNAUTHORIZED" });
+  const peer = await connect({ nodes: [cluster.address("n1")], peer: "n1" });
   await expect(peer.call("RAFT.MSG", { from: "n8", msgs: [] })).rejects.toMatchObject({ code: "BAD_REQUEST" });
-  await expect(peer.call("RAFT.MSG", { from: "n9", msgs: [{ type: "Vote", group: 0, from: "n9", to: "n1", term: -1 }] })).rejects.toMatchObject({ code: "BAD_REQUEST" });
-  await expect(peer.call("RAFT.MSG", { from: "n9", msgs: [{ type: "Bogus", group: 0, from: "n9", to: "n1", term: 1 }] })).rejects.toMatchObject({ code: "BAD_REQUEST" });
-  await expect(peer.call("RAFT.MSG", { from: "n9", msgs: [{ type: "Append", group: 0, from: "n9", to: "n1", term: 1, prevIndex: 0, prevTerm: 0, commit: 0, entries: [{ index: 5, term: 1, type: "normal", data: new Uint8Array(1) }] }] })).rejects.toMatchObject({ code: "BAD_REQUEST" });
+  await expect(peer.call("RAFT.MSG", { from: "n1", msgs: [{ type: "Vote", group: 0, from: "n1", to: "n1", term: -1 }] })).rejects.toMatchObject({ code: "BAD_REQUEST" });
+  await expect(peer.call("RAFT.MSG", { from: "n1", msgs: [{ type: "Bogus", group: 0, from: "n1", to: "n1", term: 1 }] })).rejects.toMatchObject({ code: "BAD_REQUEST" });
+  await expect(peer.call("RAFT.MSG", { from: "n1", msgs: [{ type: "Append", group: 0, from: "n1", to: "n1", term: 1, prevIndex: 0, prevTerm: 0, commit: 0, entries: [{ index: 5, term: 1, type: "normal", data: new Uint8Array(1) }] }] })).rejects.toMatchObject({ code: "BAD_REQUEST" });
   await peer.close();
   // The node is unharmed.
   await client.kv.set({ key: "still", value: "fine" });
