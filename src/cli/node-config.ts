@@ -33,6 +33,7 @@ export const NODE_OPTIONS = {
   redis: opt({ flag: "redis", env: "SINKRON_REDIS", doc: "redis://host:port to use Redis as the cache's backing store", parse: text }),
   token: opt({ flag: "token", env: "SINKRON_TOKEN", doc: "shared secret clients and peers must send in HELLO", parse: text }),
   frameBytesMax: opt({ flag: "frame-bytes-max", env: "SINKRON_FRAME_BYTES_MAX", doc: "largest frame accepted", defaultText: "16MiB", parse: sizeBytes }),
+  peerFrameBytesMax: opt({ flag: "peer-frame-bytes-max", env: "SINKRON_PEER_FRAME_BYTES_MAX", doc: "largest frame from a cluster member (Raft batches, snapshots)", defaultText: "512MiB", parse: sizeBytes }),
   inflightRequestsMax: opt({ flag: "inflight-requests-max", env: "SINKRON_INFLIGHT_REQUESTS_MAX", doc: "unanswered requests per connection before the node stops reading it", defaultText: String(limits.inflightRequestsMax), parse: integer(1, 1_000_000) }),
   outboundBytesHighWater: opt({ flag: "outbound-bytes-high-water", env: "SINKRON_OUTBOUND_BYTES_HIGH_WATER", doc: "unsent answer bytes per connection before the node stops reading it", defaultText: "8MiB", parse: sizeBytes }),
   inboundBytesPerTurnMax: opt({ flag: "inbound-bytes-per-turn-max", env: "SINKRON_INBOUND_BYTES_PER_TURN_MAX", doc: "input handled from one connection per event-loop turn", defaultText: "256KiB", parse: sizeBytes }),
@@ -64,6 +65,10 @@ export function parseNodeConfig(argv: string[], env: Record<string, string | und
   }
   const serverLimits: NodeConfig["limits"] = {};
   if (values.frameBytesMax !== undefined) serverLimits.frameBytesMax = values.frameBytesMax;
+  if (values.peerFrameBytesMax !== undefined) {
+    if (values.peerFrameBytesMax < 1024 * 1024 || values.peerFrameBytesMax > 0xffff_ffff) throw new UsageError("--peer-frame-bytes-max must be between 1MiB and 4GiB-1");
+    serverLimits.peerFrameBytesMax = values.peerFrameBytesMax;
+  }
   if (values.inflightRequestsMax !== undefined) serverLimits.inflightRequestsMax = values.inflightRequestsMax;
   if (values.outboundBytesHighWater !== undefined) serverLimits.outboundBytesHighWater = values.outboundBytesHighWater;
   if (values.inboundBytesPerTurnMax !== undefined) serverLimits.inboundBytesPerTurnMax = values.inboundBytesPerTurnMax;
