@@ -6,22 +6,12 @@ import { FrameDecoder, FrameWriter, frameOf } from "../src/protocol/frame.ts";
 import { decodeValue, encodeValue } from "../src/protocol/msgpack.ts";
 import { RequestEncoder } from "./request-encoder.ts";
 import { machineInfo } from "./report.ts";
+import { seededRandom } from "../src/util/prng.ts";
 
 const OPS_PER_TASK = 1_000;
 const STREAM_FRAMES = 1_000;
 const CUT_SEED = 0x5eed;
 
-/** mulberry32: a seeded PRNG, so every run cuts the stream at the same places. */
-function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  };
-}
 
 const pingRequest = encodeValue([123_456, "PING", {}]);
 const pongResponse = encodeValue([123_456, "OK", "PONG"]);

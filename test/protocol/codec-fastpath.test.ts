@@ -4,17 +4,8 @@
 import { describe, expect, test } from "bun:test";
 import { FrameWriter } from "../../src/protocol/frame.ts";
 import { decodeValue, encodeValue, msgpack, SMALL_ENCODED_BYTES_MAX } from "../../src/protocol/msgpack.ts";
+import { seededRandom } from "../../src/util/prng.ts";
 
-function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  };
-}
 
 const INTS = [0, 1, 31, 32, 127, 128, 255, 256, 65_535, 65_536, 0x7fff_ffff, 0x8000_0000, 0xffff_ffff];
 const random = seededRandom(42);

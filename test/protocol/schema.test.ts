@@ -194,3 +194,23 @@ describe("schema", () => {
     });
   });
 });
+
+describe("anyValue's size bound", () => {
+  const { anyValue, encodedBytesUpperBound } = require("../../src/protocol/schema.ts") as typeof import("../../src/protocol/schema.ts");
+  const { encodeValue } = require("../../src/protocol/msgpack.ts") as typeof import("../../src/protocol/msgpack.ts");
+
+  test("never under-estimates the encoded size", () => {
+    const values: unknown[] = [
+      null, true, 0, -1, 2 ** 40, 1.5, "", "é€😀", "x".repeat(70_000), new Uint8Array(300),
+      [1, "a", [new Uint8Array(3), { k: "v" }]], { type: "Append", entries: [{ index: 1, term: 1, type: "normal", data: new Uint8Array(100) }] },
+    ];
+    for (const value of values) expect(encodedBytesUpperBound(value, Infinity)).toBeGreaterThanOrEqual(encodeValue(value).byteLength);
+  });
+
+  test("a value over the limit is refused exactly, also when the bound alone is not enough", () => {
+    const field = anyValue("v", { bytesMax: 20 });
+    expect(field.parse("x".repeat(18), "v")).toBe("x".repeat(18)); // bound 59 > 20, encoded 19
+    expect(caught(() => field.parse("x".repeat(20), "v")).code).toBe("TOO_LARGE");
+    expect(caught(() => field.parse([new Uint8Array(30)], "v")).code).toBe("TOO_LARGE");
+  });
+});

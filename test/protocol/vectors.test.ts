@@ -13,6 +13,7 @@ import { decodeValue, encodeValue } from "../../src/protocol/msgpack.ts";
 import { DEFAULT_SERVER_LIMITS } from "../../src/server/limits.ts";
 import { buildVectorFiles, type FrameVector, type InvalidVector, type StreamVector, type ValueVector } from "../../protocol/vectors/generate.ts";
 import { fromHex, fromJson, toHex, toJson, withoutFloatMarkers, type JsonValue } from "../../protocol/vectors/values.ts";
+import { seededRandom as random } from "../../src/util/prng.ts";
 
 const ROOT = join(import.meta.dir, "../..");
 const VECTORS_DIR = join(ROOT, "protocol/vectors");
@@ -107,17 +108,6 @@ function framesOf(pieces: Uint8Array[]): string[] {
   return frames;
 }
 
-/** mulberry32: a seeded random source, so a failing split can be replayed from its seed. */
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 describe("vector files", () => {
   test("are exactly what protocol/vectors/generate.ts writes (re-run it after changing it)", () => {

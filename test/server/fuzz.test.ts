@@ -6,22 +6,12 @@ import { encodeValue, ERROR_CODES, frameOf } from "../../src/protocol/index.ts";
 import type { SinkronNode } from "../../src/node/node.ts";
 import { RawConnection } from "../helpers/raw-connection.ts";
 import { startTestNode } from "../helpers/node.ts";
+import { seededRandom as prng } from "../../src/util/prng.ts";
 
 const SEED = Number(process.env.SINKRON_FUZZ_SEED ?? Date.now() % 1_000_000);
 const FRAMES = Number(process.env.SINKRON_FUZZ_FRAMES ?? 6000);
 const CONNECTIONS = 30;
 
-/** mulberry32: small, fast, and good enough to drive a fuzzer from one seed. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const random = prng(SEED);
 const pick = <T>(items: readonly T[]): T => items[Math.floor(random() * items.length)]!;

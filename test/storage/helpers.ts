@@ -54,17 +54,7 @@ export function makeEntries(group: GroupId, firstIndex: number, count: number, t
   return entries;
 }
 
-/** mulberry32: small, seeded, good enough to place faults reproducibly. */
-export function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { seededRandom } from "../../src/util/prng.ts";
 
 export function testSeed(): number {
   const fromEnv = process.env.SINKRON_STORAGE_SEED;

@@ -1,20 +1,14 @@
 // A small seeded PRNG (mulberry32) for the simulation: one seed decides every fault, delay and
 // operation, so any failing run replays exactly. Not for cryptography.
 
+import { seededRandom } from "../../../src/util/prng.ts";
+
 export class Prng {
-  private state: number;
+  /** Uniform in [0, 1). */
+  readonly next: () => number;
 
   constructor(seed: number) {
-    this.state = seed >>> 0;
-  }
-
-  /** Uniform in [0, 1). */
-  next(): number {
-    this.state = (this.state + 0x6d2b79f5) >>> 0;
-    let t = this.state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+    this.next = seededRandom(seed);
   }
 
   /** Uniform integer in [min, max]. */

@@ -1,0 +1,15 @@
+// One seeded pseudo-random source (mulberry32) for everything that must replay from a seed:
+// the Raft simulation, fuzzers, fault placement in storage tests, benchmark stream cuts.
+// Small and fast; not for cryptography.
+
+/** A function returning uniform numbers in [0, 1), fully determined by `seed`. */
+export function seededRandom(seed: number): () => number {
+  let state = seed >>> 0;
+  return () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
+  };
+}
