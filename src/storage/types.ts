@@ -1,29 +1,9 @@
-// The shapes storage shares with the Raft core. Defined here (not imported from src/raft) so the
-// WAL can be built and tested on its own; the core's types must stay structurally identical.
+// The shapes storage shares with the Raft core: taken from the core's own types (type-only, so
+// the WAL still builds and tests without the core's code), plus storage's own records.
+import type { ClusterConfig, Entry, EntryType, GroupId, HardState } from "../raft/types.ts";
 
-/** A Raft group hosted on this node: 0 is cluster metadata and locks, 1.. are queue partitions. */
-export type GroupId = number;
-
-export type EntryType = "normal" | "config" | "noop";
-
-export interface Entry {
-  index: number;
-  term: number;
-  type: EntryType;
-  data: Uint8Array;
-}
-
-/** What Raft must persist before it answers a vote or an append (Raft paper, Figure 2). */
-export interface HardState {
-  term: number;
-  vote: string | null;
-  commit: number;
-}
-
-export interface MembershipConfig {
-  voters: string[];
-  learners: string[];
-}
+export type { Entry, EntryType, GroupId, HardState };
+export type MembershipConfig = ClusterConfig;
 
 export interface SnapshotMeta {
   index: number;
