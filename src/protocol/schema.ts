@@ -116,11 +116,45 @@ export function anyValue(doc: string, opts: { bytesMax: number }): Field<unknown
       if (value instanceof Date || (typeof value === "object" && value !== null && !Array.isArray(value) && !ArrayBuffer.isView(value) && !isPlainMap(value))) {
         throw bad(key, "must be plain MessagePack data (no extension types)");
       }
-      const sizeBytes = typeof value === "string" && value.length * 3 <= opts.bytesMax ? value.length : encodeValue(value).byteLength;
-      if (sizeBytes > opts.bytesMax) throw tooLarge(key, `must be at most ${opts.bytesMax} bytes encoded`);
+      // Encoding only to measure costs as much as sending (a Raft batch on every RAFT.MSG): a walk
+      // that over-estimates settles almost every value; only a value near the limit is encoded.
+      if (encodedBytesUpperBound(value, opts.bytesMax) <= opts.bytesMax) return value;
+      if (encodeValue(value).byteLength > opts.bytesMax) throw tooLarge(key, `must be at most ${opts.bytesMax} bytes encoded`);
       return value;
     },
   };
+}
+
+/** MessagePack's largest header (str32, bin32, array32, map32) and largest scalar (float64, uint64). */
+const HEADER_BYTES_MAX = 5;
+const SCALAR_BYTES_MAX = 9;
+
+/**
+ * A bound on the MessagePack size of `value` that is never below the real one: a string takes
+ * at most 3 bytes per UTF-16 unit, every header and number its widest form. Stops (returning
+ * Infinity) once past `budgetBytes`, or at anything it does not know — then the caller encodes.
+ */
+export function encodedBytesUpperBound(value: unknown, budgetBytes: number): number {
+  let totalBytes = 0;
+  const stack: unknown[] = [value];
+  while (stack.length > 0) {
+    const v = stack.pop();
+    if (typeof v === "string") totalBytes += HEADER_BYTES_MAX + v.length * 3;
+    else if (typeof v === "number" || typeof v === "boolean" || v === null || v === undefined) totalBytes += SCALAR_BYTES_MAX;
+    else if (v instanceof Uint8Array) totalBytes += HEADER_BYTES_MAX + v.byteLength;
+    else if (Array.isArray(v)) {
+      totalBytes += HEADER_BYTES_MAX;
+      for (let i = 0; i < v.length; i++) stack.push(v[i]);
+    } else if (isPlainMap(v)) {
+      totalBytes += HEADER_BYTES_MAX;
+      for (const k in v) {
+        totalBytes += HEADER_BYTES_MAX + k.length * 3;
+        stack.push(v[k]);
+      }
+    } else return Infinity;
+    if (totalBytes > budgetBytes) return Infinity;
+  }
+  return totalBytes;
 }
 
 export function optional<T>(field: Field<T>): Field<T | undefined> {
