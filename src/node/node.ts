@@ -8,6 +8,7 @@ import { createLogger, type Logger } from "../util/log.ts";
 import { RaftHost, DEFAULT_RAFT_TIMING, SNAPSHOT_ENTRIES_DEFAULT } from "../replication/raft-host.ts";
 import { CompositeStateMachine } from "../replication/state-machine-composite.ts";
 import { LeaderRouter } from "../replication/leader-router.ts";
+import { registerGroupProposeCommand } from "../replication/group-propose-command.ts";
 import type { RaftGroup } from "../replication/raft-group.ts";
 import { PeerTransport } from "../transport/peer-transport.ts";
 import { registerRaftTransportCommand } from "../transport/raft-command.ts";
@@ -90,6 +91,7 @@ export class SinkronNode {
     this.cluster = new ClusterService({ group: group0, members: this.members, router, transport: this.transport, founders: this.config.peers, selfId: this.config.id, log: this.log.child("cluster"), electionMs: this.leaderWaitMs() });
     this.cluster.register(this.registry);
     registerKvCommands(this.registry, group0, this.kv, router);
+    registerGroupProposeCommand(this.registry, this.host, router);
     registerRaftTransportCommand(this.registry, {
       selfId: this.config.id,
       isMember: (id) => this.isMember(id),

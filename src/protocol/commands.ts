@@ -1,7 +1,7 @@
 // The catalog of commands: name, one-line summary, argument schema and result shape. The
 // server validates with these schemas, the REPL prints them as help and completes the names,
 // and PROTOCOL.md documents the same table. Services add their commands here as they land.
-import { anyValue, int, optional, schema, str, type Schema, type Shape } from "./schema.ts";
+import { anyValue, int, oneOf, optional, schema, str, type Schema, type Shape } from "./schema.ts";
 
 export const PROTOCOL_VERSION = 1;
 
@@ -98,6 +98,68 @@ export const CLUSTER_TRANSFER = {
   result: "{leader}",
 } satisfies CommandInfo;
 
+/** Bounds of lock arguments. */
+export const LOCK_NAME_BYTES_MAX = 256;
+export const LOCK_OWNER_BYTES_MAX = 128;
+export const LOCK_WAIT_MS_MAX = 3_600_000;
+/** What LOCK.ACQUIRE waits when `waitMs` is not given. */
+export const LOCK_WAIT_MS_DEFAULT = 30_000;
+export const LOCK_TTL_MS_MAX = 86_400_000;
+
+const lockName = () => str("the lock's name", { bytesMax: LOCK_NAME_BYTES_MAX });
+const lockOwner = () => str("who holds or asks: a client-chosen id, the same for all requests of one holder", { bytesMax: LOCK_OWNER_BYTES_MAX });
+
+export const LOCK_ACQUIRE = {
+  name: "LOCK.ACQUIRE",
+  summary: "take a shared or exclusive lock, waiting in FIFO order; answers with a fencing token",
+  args: schema({
+    name: lockName(),
+    mode: oneOf("shared locks coexist; exclusive excludes all others", ["shared", "exclusive"] as const),
+    owner: lockOwner(),
+    waitMs: optional(int(`how long to wait (0: try once; default ${LOCK_WAIT_MS_DEFAULT})`, { min: 0, max: LOCK_WAIT_MS_MAX })),
+    ttlMs: optional(int("lease: released this long after the grant unless renewed (default: no lease)", { min: 1, max: LOCK_TTL_MS_MAX })),
+  }),
+  result: "{token, mode}",
+} satisfies CommandInfo;
+
+export const LOCK_RELEASE = {
+  name: "LOCK.RELEASE",
+  summary: "release a lock held by owner",
+  args: schema({ name: lockName(), owner: lockOwner() }),
+  result: "{released: true} or NOT_FOUND",
+} satisfies CommandInfo;
+
+export const LOCK_RENEW = {
+  name: "LOCK.RENEW",
+  summary: "extend a held lock's lease",
+  args: schema({ name: lockName(), owner: lockOwner(), ttlMs: int("the new lease, from now", { min: 1, max: LOCK_TTL_MS_MAX }) }),
+  result: "{expiresAtMs} or NOT_FOUND",
+} satisfies CommandInfo;
+
+export const LOCK_INFO = {
+  name: "LOCK.INFO",
+  summary: "holders and waiters of a lock (linearizable)",
+  args: schema({ name: lockName() }),
+  result: "{holders: [{owner, mode, token, expiresAtMs}], waiters: [{owner, mode, deadlineMs}]}",
+} satisfies CommandInfo;
+
+/**
+ * Internal, peer-only: propose an operation to a group this node leads and answer with its
+ * result once applied. A node that serves a client's command forwards just the proposal, and
+ * waits for later outcomes (a lock granted after a wait) on its own replica.
+ */
+export const GROUP_PROPOSE = {
+  name: "GROUP.PROPOSE",
+  summary: "internal: propose an operation to a group's leader",
+  args: schema({
+    group: int("the Raft group", { min: 0, max: 1_000_000 }),
+    op: str("the state machine operation", { bytesMax: 64 }),
+    args: anyValue("its arguments", { bytesMax: VALUE_BYTES_MAX + 64 * 1024 }),
+    rid: optional(str("request id for dedup", { bytesMax: RID_BYTES_MAX })),
+  }),
+  result: "the operation's result",
+} satisfies CommandInfo;
+
 /** Raft traffic between members; accepted only on a connection that said HELLO with `peer`. */
 export const RAFT_MSG = {
   name: "RAFT.MSG",
@@ -112,3 +174,4 @@ export const RAFT_MSG = {
 export const CORE_COMMANDS: readonly CommandInfo[] = [HELLO, PING, STATUS];
 export const KV_COMMANDS: readonly CommandInfo[] = [KV_GET, KV_SET, KV_DEL];
 export const CLUSTER_COMMANDS: readonly CommandInfo[] = [CLUSTER_ADD, CLUSTER_REMOVE, CLUSTER_TRANSFER];
+export const LOCK_COMMANDS: readonly CommandInfo[] = [LOCK_ACQUIRE, LOCK_RELEASE, LOCK_RENEW, LOCK_INFO];

@@ -41,6 +41,7 @@ export class RaftGroup {
   private nextReadCtx = 1;
   private readonly leaderWatchers = new Set<() => void>();
   private readonly roleListeners = new Set<() => void>();
+  private readonly snapshotListeners = new Set<() => void>();
   private stoppedError: SinkronError | null = null;
 
   constructor(
@@ -70,6 +71,11 @@ export class RaftGroup {
   /** Proposes a membership change (one server at a time); resolves once applied here. */
   proposeConfChange(change: ConfChange): Promise<unknown> {
     return this.awaitApplied(this.raft.proposeConfChange(change));
+  }
+
+  /** Calls `listener` after this replica's state machine was replaced by a leader's snapshot. */
+  onSnapshotInstalled(listener: () => void): void {
+    this.snapshotListeners.add(listener);
   }
 
   /** Calls `listener` whenever this replica's role or known leader changes. */
@@ -154,6 +160,7 @@ export class RaftGroup {
     this.appliedIndex = index;
     this.snapshotIndex = index;
     this.releaseReads();
+    for (const listener of this.snapshotListeners) listener();
   }
 
   apply(entry: Entry): void {

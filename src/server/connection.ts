@@ -28,6 +28,8 @@ export class Connection implements ConnectionInfo {
   name: string | null = null;
   authenticated: boolean;
   peerId: string | null = null;
+  private readonly closeController = new AbortController();
+  readonly closeSignal: AbortSignal = this.closeController.signal;
   /** Last time input arrived (ms, monotonic), for the partial-frame stall timeout. */
   lastInputAtMs: number;
 
@@ -102,6 +104,7 @@ export class Connection implements ConnectionInfo {
 
   onClose(): void {
     this.closed = true;
+    this.closeController.abort();
     this.decoder.reset();
     this.writer.clear();
   }

@@ -13,6 +13,8 @@ export interface ConnectionInfo {
   readonly peerId: string | null;
   /** Records a cluster member's HELLO: its id, and the larger frame limit members get. */
   becomePeer(peerId: string): void;
+  /** Aborted when the connection closes: a command that waits on the client's behalf stops. */
+  readonly closeSignal: AbortSignal;
 }
 
 export interface CommandContext {

@@ -152,3 +152,22 @@ test("bad KV arguments are refused and change nothing", async () => {
   await expect(client.call("KV.GET", { key: 1 })).rejects.toMatchObject({ code: "BAD_REQUEST" });
   expect(cluster.nodes.get("n1")!.status().commitIndex).toBe(before);
 });
+
+test("GROUP.PROPOSE: refused for clients, NOT_LEADER on a follower, applied on the leader", async () => {
+  cluster = await TestCluster.start(3);
+  const leader = await cluster.waitForLeader();
+  const follower = ["n1", "n2", "n3"].find((id) => id !== leader)!;
+  const { connect } = await import("../../src/client/index.ts");
+  const client = await cluster.client(leader);
+  const args = { group: 0, op: "kv.set", args: { key: "p", value: 7 }, rid: "t:1" };
+  await expect(client.call("GROUP.PROPOSE", args)).rejects.toMatchObject({ code: "UNAUTHORIZED" });
+  const toFollower = await connect({ nodes: [cluster.address(follower)], peer: leader });
+  await expect(toFollower.call("GROUP.PROPOSE", args)).rejects.toMatchObject({ code: "NOT_LEADER" });
+  const toLeader = await connect({ nodes: [cluster.address(leader)], peer: follower });
+  const result = (await toLeader.call("GROUP.PROPOSE", args)) as { revision: number };
+  expect(result.revision).toBeGreaterThan(0);
+  expect(await toLeader.call("GROUP.PROPOSE", args)).toEqual(result); // same rid: applied once
+  await expect(toLeader.call("GROUP.PROPOSE", { ...args, group: 9 })).rejects.toMatchObject({ code: "NOT_FOUND" });
+  expect((await client.kv.get({ key: "p" })).value).toBe(7);
+  await Promise.all([toFollower.close(), toLeader.close()]);
+});
