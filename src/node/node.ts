@@ -13,6 +13,8 @@ import type { RaftGroup } from "../replication/raft-group.ts";
 import { PeerTransport } from "../transport/peer-transport.ts";
 import { registerRaftTransportCommand } from "../transport/raft-command.ts";
 import { KvMachine } from "../kv/kv-machine.ts";
+import { LockTable } from "../locks/lock-table.ts";
+import { LockService } from "../locks/lock-service.ts";
 import { registerKvCommands } from "../kv/kv-service.ts";
 import { registerCoreCommands, type NodeStatus } from "./core-commands.ts";
 import { ClusterService } from "./cluster-service.ts";
@@ -39,6 +41,8 @@ export class SinkronNode {
   private readonly host: RaftHost;
   private readonly members: MemberMachine;
   private readonly kv = new KvMachine();
+  private readonly locks = new LockTable();
+  private lockService: LockService | null = null;
   private readonly metadata = new CompositeStateMachine();
   private cluster: ClusterService | null = null;
   private group0: RaftGroup | null = null;
@@ -62,6 +66,7 @@ export class SinkronNode {
     this.members = new MemberMachine(() => this.transport.setMembers(this.knownMembers()));
     this.metadata.mount("member", this.members);
     this.metadata.mount("kv", this.kv);
+    this.metadata.mount("lock", this.locks);
     registerCoreCommands(this.registry, { nodeId: config.id, token: config.token, status: () => this.status() });
     this.server = new NodeServer({
       host: config.listen.host,
@@ -91,6 +96,8 @@ export class SinkronNode {
     this.cluster = new ClusterService({ group: group0, members: this.members, router, transport: this.transport, founders: this.config.peers, selfId: this.config.id, log: this.log.child("cluster"), electionMs: this.leaderWaitMs() });
     this.cluster.register(this.registry);
     registerKvCommands(this.registry, group0, this.kv, router);
+    this.lockService = new LockService({ group: group0, table: this.locks, router, nodeId: this.config.id, log: this.log.child("locks"), expiryCheckMs: this.raftSettings.tickMs });
+    this.lockService.register(this.registry);
     registerGroupProposeCommand(this.registry, this.host, router);
     registerRaftTransportCommand(this.registry, {
       selfId: this.config.id,
@@ -100,10 +107,12 @@ export class SinkronNode {
     this.transport.setMembers(this.knownMembers());
     this.server.start();
     this.host.start();
+    this.lockService.start();
     this.log.info("listening", { address: `${this.config.listen.host}:${this.server.port}`, members: this.config.peers.length, durability: this.host.durability });
   }
 
   async stop(): Promise<void> {
+    this.lockService?.stop();
     await this.server.stop();
     await this.host.stop();
     await this.transport.close();
@@ -122,6 +131,7 @@ export class SinkronNode {
       appliedIndex: this.group0?.appliedIndex ?? 0,
       members,
       durability: this.host.durability,
+      locks: this.locks.stats(),
       votingDisabled: raft?.votingDisabled ?? false,
       raft: this.host.stats(),
       transport: this.transport.stats(),
