@@ -45,6 +45,8 @@ workloads:
   ping                    PING round trips (the framed protocol's floor)
   kv-set                  KV.SET over --keys keys with --value-bytes values (replicated, durable writes)
   kv-get                  KV.GET over --keys keys, written first (linearizable reads)
+  lock                    LOCK.ACQUIRE + LOCK.RELEASE pairs on distinct names (pairs/s = ops/s / 2)
+  lock-contended          each connection acquires+releases one of --keys resources (resource-A..), waiting FIFO
 
 options:
   --target host:port      node to load (required)

@@ -202,13 +202,18 @@ export class LoadConnection {
   private fill(): void {
     if (this.freeCount > 0 && !this.isDead) {
       const nowMs = performance.now();
-      while (this.freeCount > 0 && this.sink.takeTicket()) this.send(nowMs);
+      while (this.freeCount > 0) {
+        if (this.sink.takeTicket()) this.send(nowMs, this.sink.isMeasuring());
+        // Past the end, only what undoes state this connection made (a lock's release) still goes.
+        else if (this.workload.hasFollowUp?.() === true) this.send(nowMs, false);
+        else break;
+      }
       this.flush();
     }
     if (this.freeCount === this.slotCount) this.sink.onIdle();
   }
 
-  private send(nowMs: number): void {
+  private send(nowMs: number, isMeasured: boolean): void {
     const slot = this.freeSlots[--this.freeCount]!;
     if (this.seq > this.seqMax) this.seq = 1;
     const id = this.seq++ * this.slotCount + slot + 1;
@@ -216,7 +221,7 @@ export class LoadConnection {
     this.writer.appendPayload(this.encoder.encode(id, request));
     this.slotIds[slot] = id;
     this.slotSentMs[slot] = nowMs;
-    this.slotMeasured[slot] = this.sink.isMeasuring() ? 1 : 0;
+    this.slotMeasured[slot] = isMeasured ? 1 : 0;
     this.slotRequests[slot] = request;
   }
 

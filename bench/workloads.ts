@@ -3,6 +3,7 @@
 // entry in WORKLOADS and nothing else.
 import type { Args } from "../src/protocol/envelope.ts";
 import type { BenchOptions } from "./args.ts";
+import { seededRandom } from "../src/util/prng.ts";
 
 export type BenchRequest = readonly [command: string, args: Args];
 
@@ -14,6 +15,12 @@ export interface Workload {
    * workload costs no encoding per request.
    */
   next(): BenchRequest;
+  /**
+   * True while `next()` would return a request that undoes state this workload made (the
+   * release of a lock it acquired): the runner still sends it, unmeasured, after the run's
+   * end, so a benchmark leaves nothing held and no other connection waits for it.
+   */
+  hasFollowUp?(): boolean;
   /** True when an OK answer's value is what the request should get; a false counts as UNEXPECTED_VALUE. */
   check?(request: BenchRequest, value: unknown): boolean;
 }
@@ -77,9 +84,75 @@ export function kvGetWorkload(options: BenchOptions): WorkloadSpec {
   };
 }
 
+/**
+ * Lock pairs on distinct names: LOCK.ACQUIRE (exclusive, try-lock) then LOCK.RELEASE of the same
+ * name, alternating on each connection. Pipelining keeps them in order: both go through the
+ * log in the order the connection sent them. pairs/s = ops/s / 2.
+ */
+export function lockPairsWorkload(): WorkloadSpec {
+  let connection = 0;
+  return {
+    make: () => {
+      const prefix = `bench-${connection++}-${Math.random().toString(36).slice(2, 8)}`;
+      let pair = 0;
+      let releaseNext: BenchRequest | null = null;
+      return {
+        name: "lock",
+        hasFollowUp: () => releaseNext !== null,
+        next: () => {
+          if (releaseNext !== null) {
+            const request = releaseNext;
+            releaseNext = null;
+            return request;
+          }
+          const name = `${prefix}-${pair++}`;
+          releaseNext = ["LOCK.RELEASE", { name, owner: name }];
+          return ["LOCK.ACQUIRE", { name, mode: "exclusive", owner: name, waitMs: 0 }];
+        },
+        check: (request, answer) => (request[0] === "LOCK.ACQUIRE" ? isMap(answer) && typeof answer.token === "number" : isMap(answer) && answer.released === true),
+      };
+    },
+  };
+}
+
+/**
+ * The original report's lock scenario: each connection (a client, closed loop with pipeline
+ * 1) acquires an exclusive lock on one of `--keys` resources (resource-A, -B, -C by default),
+ * then releases it. Contended: acquires wait in FIFO order.
+ */
+export function lockContendedWorkload(options: BenchOptions): WorkloadSpec {
+  const resources = Array.from({ length: Math.min(options.keys, 26) }, (_, i) => `resource-${String.fromCharCode(65 + i)}`);
+  let connection = 0;
+  return {
+    make: () => {
+      const me = connection++;
+      const owner = `client-${me}`;
+      const random = seededRandom(me + 1);
+      let releaseNext: BenchRequest | null = null;
+      return {
+        name: "lock-contended",
+        hasFollowUp: () => releaseNext !== null,
+        next: () => {
+          if (releaseNext !== null) {
+            const request = releaseNext;
+            releaseNext = null;
+            return request;
+          }
+          const name = resources[Math.floor(random() * resources.length)]!;
+          releaseNext = ["LOCK.RELEASE", { name, owner }];
+          return ["LOCK.ACQUIRE", { name, mode: "exclusive", owner, waitMs: 30_000 }];
+        },
+        check: (request, answer) => (request[0] === "LOCK.ACQUIRE" ? isMap(answer) && typeof answer.token === "number" : isMap(answer) && answer.released === true),
+      };
+    },
+  };
+}
+
 /** Workloads by the name given on the command line. */
 export const WORKLOADS: Readonly<Record<string, (options: BenchOptions) => WorkloadSpec>> = {
   ping: () => ({ make: pingWorkload }),
   "kv-set": kvSetWorkload,
   "kv-get": kvGetWorkload,
+  lock: lockPairsWorkload,
+  "lock-contended": lockContendedWorkload,
 };

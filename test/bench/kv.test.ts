@@ -39,3 +39,13 @@ test("unknown options of the kv workloads are refused", async () => {
   expect(await runBench(["kv-set", "--target", cluster.address("n1"), "--keys", "0"], io)).toBe(2);
   expect(io.err.join("")).toContain("--keys must be an integer");
 });
+
+test("lock: acquire/release pairs all succeed; lock-contended: every client gets its turn, no failures", async () => {
+  const io = captureIo();
+  expect(await runBench(["lock", "--target", cluster.address("n1"), "--pipeline", "16", "--requests", "400", "--warmup", "0", "--quiet"], io)).toBe(EXIT_OK);
+  const contended = captureIo();
+  expect(await runBench(["lock-contended", "--target", cluster.address("n2"), "--connections", "10", "--requests", "200", "--warmup", "0", "--keys", "3", "--quiet"], contended)).toBe(EXIT_OK);
+  expect(contended.out.join("")).toMatch(/errors\s+none/);
+  const client = await cluster.client("n3");
+  for (const name of ["resource-A", "resource-B", "resource-C"]) expect((await client.lock.info({ name })).holders).toEqual([]);
+});
