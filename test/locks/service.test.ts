@@ -132,3 +132,14 @@ test("withLock: hands over the token, renews the lease while running, releases o
   await expect(a.lock.withLock("job", () => { throw new Error("boom"); })).rejects.toThrow("boom");
   expect((await b.lock.info({ name: "job" })).holders).toEqual([]);
 });
+
+test("a client that dies holding a leased lock: the lease frees it for the next waiter", async () => {
+  cluster = await TestCluster.start(3);
+  const mortal = await connect({ nodes: [cluster.address("n1")] });
+  const held = await mortal.lock.acquire({ name: "orphan", mode: "exclusive", owner: "mortal", ttlMs: 400 });
+  await mortal.close(); // the process holding it is gone; nobody will release or renew
+  const survivor = await cluster.client("n3");
+  const next = await survivor.lock.acquire({ name: "orphan", mode: "exclusive", owner: "survivor", waitMs: 5000 });
+  expect(next.token).toBeGreaterThan(held.token);
+  expect((await survivor.lock.info({ name: "orphan" })).holders.map((h) => h.owner)).toEqual(["survivor"]);
+});
