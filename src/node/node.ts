@@ -11,7 +11,7 @@ import { LeaderRouter } from "../replication/leader-router.ts";
 import { registerGroupProposeCommand } from "../replication/group-propose-command.ts";
 import type { RaftGroup } from "../replication/raft-group.ts";
 import { PeerTransport } from "../transport/peer-transport.ts";
-import { registerRaftTransportCommand } from "../transport/raft-command.ts";
+import { acceptRaftBatch, registerRaftTransportCommand, type RaftTransportHost } from "../transport/raft-command.ts";
 import { KvMachine } from "../kv/kv-machine.ts";
 import { LockTable } from "../locks/lock-table.ts";
 import { LockService } from "../locks/lock-service.ts";
@@ -45,14 +45,34 @@ export class SinkronNode {
   private lockService: LockService | null = null;
   private readonly metadata = new CompositeStateMachine();
   private cluster: ClusterService | null = null;
+  /** Where Raft messages from members enter, by request (RAFT.MSG) or by push. */
+  private readonly raftInbound: RaftTransportHost = {
+    selfId: "",
+    isMember: (id) => this.isMember(id),
+    deliver: (message) => this.host.step(message),
+  };
   private group0: RaftGroup | null = null;
 
   constructor(config: NodeConfig, log: Logger = createLogger(config.id, config.logLevel)) {
     this.config = config;
     this.log = log;
     this.raftSettings = { ...DEFAULT_RAFT_SETTINGS, ...config.raft };
+    this.raftInbound.selfId = config.id;
     const limits = { ...DEFAULT_SERVER_LIMITS, ...config.limits };
-    this.transport = new PeerTransport({ selfId: config.id, token: config.token, log: log.child("transport"), frameBytesMax: limits.peerFrameBytesMax });
+    this.transport = new PeerTransport({
+      selfId: config.id,
+      token: config.token,
+      log: log.child("transport"),
+      frameBytesMax: limits.peerFrameBytesMax,
+      inbound: (id) => this.server.peerConnection(id),
+      onRaftPush: (from, msgs) => {
+        try {
+          acceptRaftBatch(this.raftInbound, from, msgs);
+        } catch (error) {
+          this.log.warn("raft push refused", { from, error: error as Error });
+        }
+      },
+    });
     this.host = new RaftHost({
       nodeId: config.id,
       dataDir: config.dataDir,
@@ -99,11 +119,7 @@ export class SinkronNode {
     this.lockService = new LockService({ group: group0, table: this.locks, router, nodeId: this.config.id, log: this.log.child("locks"), expiryCheckMs: this.raftSettings.tickMs });
     this.lockService.register(this.registry);
     registerGroupProposeCommand(this.registry, this.host, router);
-    registerRaftTransportCommand(this.registry, {
-      selfId: this.config.id,
-      isMember: (id) => this.isMember(id),
-      deliver: (message) => this.host.step(message),
-    });
+    registerRaftTransportCommand(this.registry, this.raftInbound);
     this.transport.setMembers(this.knownMembers());
     this.server.start();
     this.host.start();

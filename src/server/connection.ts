@@ -19,6 +19,8 @@ export interface ConnectionHost {
   readonly token: string | null;
   /** Queues a flush of this connection at the end of the current microtask batch. */
   scheduleFlush(connection: Connection): void;
+  /** A connection said HELLO with `peer`: the server can reach that member over it. */
+  onPeer(connection: Connection): void;
   onRequestDone(status: Status): void;
 }
 
@@ -42,6 +44,8 @@ export class Connection implements ConnectionInfo {
   private waitingForDrain = false;
   private resumeScheduled = false;
   private closeAfterFlush = false;
+  /** The frame limit both ways: frameBytesMax, or peerFrameBytesMax once a member said HELLO. */
+  private frameBytesMax: number;
   /** Small answers skip the size check below only when no small answer can exceed the limit. */
   private readonly canAppendSmall: boolean;
 
@@ -56,6 +60,7 @@ export class Connection implements ConnectionInfo {
     this.authenticated = host.token === null;
     this.lastInputAtMs = nowMs;
     this.decoder = new FrameDecoder(host.limits.frameBytesMax);
+    this.frameBytesMax = host.limits.frameBytesMax;
     this.canAppendSmall = host.limits.frameBytesMax >= SMALL_ENCODED_BYTES_MAX;
     this.context = { connection: this, push: (kind, value) => this.push(kind, value) };
   }
@@ -71,7 +76,15 @@ export class Connection implements ConnectionInfo {
   /** Marks this connection as a cluster member's: it may send larger frames (peerFrameBytesMax). */
   becomePeer(peerId: string): void {
     this.peerId = peerId;
-    this.decoder.setFrameBytesMax(Math.max(this.host.limits.frameBytesMax, this.host.limits.peerFrameBytesMax));
+    this.frameBytesMax = Math.max(this.host.limits.frameBytesMax, this.host.limits.peerFrameBytesMax);
+    this.decoder.setFrameBytesMax(this.frameBytesMax);
+    this.host.onPeer(this);
+  }
+
+  /** A push written now, not at the end of the tick (Raft messages that must leave before an fsync). */
+  pushNow(kind: string, value: unknown): void {
+    this.enqueue(PUSH_ID, kind as Status, value);
+    this.flush();
   }
 
   get outboundBytes(): number {
@@ -181,7 +194,7 @@ export class Connection implements ConnectionInfo {
       if (result.kind === "need-more") break;
       if (result.kind === "too-large") {
         this.host.log.warn("frame too large, closing connection", { remote: this.remote, sizeBytes: result.sizeBytes });
-        this.failAndClose("TOO_LARGE", `frame of ${result.sizeBytes} bytes exceeds the limit of ${this.host.limits.frameBytesMax} bytes`);
+        this.failAndClose("TOO_LARGE", `frame of ${result.sizeBytes} bytes exceeds the limit of ${this.frameBytesMax} bytes`);
         return;
       }
       budgetBytes -= result.payload.byteLength + 4;
@@ -264,8 +277,8 @@ export class Connection implements ConnectionInfo {
       this.host.log.error("response could not be encoded", { error: error as Error });
       payload = encodeValue([id, "INTERNAL", { message: "the response could not be encoded" }]);
     }
-    if (payload.byteLength > this.host.limits.frameBytesMax) {
-      payload = encodeValue([id, "TOO_LARGE", { message: `the response of ${payload.byteLength} bytes exceeds the frame limit of ${this.host.limits.frameBytesMax} bytes` }]);
+    if (payload.byteLength > this.frameBytesMax) {
+      payload = encodeValue([id, "TOO_LARGE", { message: `the response of ${payload.byteLength} bytes exceeds the frame limit of ${this.frameBytesMax} bytes` }]);
     }
     this.writer.appendPayload(payload);
   }

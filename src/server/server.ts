@@ -49,6 +49,8 @@ export class NodeServer implements ConnectionHost {
   private listener: TCPSocketListener<{ connection: Connection | null }> | null = null;
   private readonly connections = new Set<Connection>();
   private readonly dirty = new Set<Connection>();
+  /** The newest connection each member opened to us (HELLO {peer}): our way to push to it. */
+  private readonly peers = new Map<string, Connection>();
   private flushQueued = false;
   private nextConnectionId = 1;
   private sweepTimer: ReturnType<typeof setInterval> | null = null;
@@ -109,6 +111,16 @@ export class NodeServer implements ConnectionHost {
     queueMicrotask(() => this.flushDirty());
   }
 
+  onPeer(connection: Connection): void {
+    if (connection.peerId !== null) this.peers.set(connection.peerId, connection);
+  }
+
+  /** An open connection from member `id`, to push messages to it; undefined when it has none. */
+  peerConnection(id: string): Connection | undefined {
+    const connection = this.peers.get(id);
+    return connection !== undefined && !connection.isClosed ? connection : undefined;
+  }
+
   onRequestDone(status: Status): void {
     this.counters.requests++;
     if (status !== "OK") this.counters.errors++;
@@ -147,6 +159,7 @@ export class NodeServer implements ConnectionHost {
     if (connection === null) return;
     connection.onClose();
     this.connections.delete(connection);
+    if (connection.peerId !== null && this.peers.get(connection.peerId) === connection) this.peers.delete(connection.peerId);
     this.dirty.delete(connection);
   }
 

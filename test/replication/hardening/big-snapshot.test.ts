@@ -1,5 +1,5 @@
-// InstallSnapshot sends the whole state machine as one Raft message in one RAFT.MSG frame; a
-// state larger than the frame limit (16 MiB by default) can never reach a lagging follower.
+// InstallSnapshot sends the whole state machine as one Raft message in one frame; before peer
+// connections got their own frame limit, a state above 16 MiB could never reach a lagging follower.
 import { afterEach, expect, test } from "bun:test";
 import { TestCluster } from "../../helpers/cluster.ts";
 
