@@ -85,9 +85,31 @@ export function kvGetWorkload(options: BenchOptions): WorkloadSpec {
 }
 
 /**
- * Lock pairs on distinct names: LOCK.ACQUIRE (exclusive, try-lock) then LOCK.RELEASE of the same
- * name, alternating on each connection. Pipelining keeps them in order: both go through the
- * log in the order the connection sent them. pairs/s = ops/s / 2.
+ * A connection's closed loop of LOCK.ACQUIRE (exclusive) then LOCK.RELEASE of the same lock.
+ * The release is a follow-up: it still goes after the run's end, so nothing stays held.
+ */
+function acquireReleaseLoop(name: string, nextLock: () => { lock: string; owner: string }, waitMs: number): Workload {
+  let releaseNext: BenchRequest | null = null;
+  return {
+    name,
+    hasFollowUp: () => releaseNext !== null,
+    next: () => {
+      if (releaseNext !== null) {
+        const request = releaseNext;
+        releaseNext = null;
+        return request;
+      }
+      const { lock, owner } = nextLock();
+      releaseNext = ["LOCK.RELEASE", { name: lock, owner }];
+      return ["LOCK.ACQUIRE", { name: lock, mode: "exclusive", owner, waitMs }];
+    },
+    check: (request, answer) => (request[0] === "LOCK.ACQUIRE" ? isMap(answer) && typeof answer.token === "number" : isMap(answer) && answer.released === true),
+  };
+}
+
+/**
+ * Lock pairs on distinct names, try-locks that never wait. Pipelining keeps each pair in order:
+ * both go through the log in the order the connection sent them. pairs/s = ops/s / 2.
  */
 export function lockPairsWorkload(): WorkloadSpec {
   let connection = 0;
@@ -95,30 +117,18 @@ export function lockPairsWorkload(): WorkloadSpec {
     make: () => {
       const prefix = `bench-${connection++}-${Math.random().toString(36).slice(2, 8)}`;
       let pair = 0;
-      let releaseNext: BenchRequest | null = null;
-      return {
-        name: "lock",
-        hasFollowUp: () => releaseNext !== null,
-        next: () => {
-          if (releaseNext !== null) {
-            const request = releaseNext;
-            releaseNext = null;
-            return request;
-          }
-          const name = `${prefix}-${pair++}`;
-          releaseNext = ["LOCK.RELEASE", { name, owner: name }];
-          return ["LOCK.ACQUIRE", { name, mode: "exclusive", owner: name, waitMs: 0 }];
-        },
-        check: (request, answer) => (request[0] === "LOCK.ACQUIRE" ? isMap(answer) && typeof answer.token === "number" : isMap(answer) && answer.released === true),
-      };
+      return acquireReleaseLoop("lock", () => {
+        const lock = `${prefix}-${pair++}`;
+        return { lock, owner: lock };
+      }, 0);
     },
   };
 }
 
 /**
  * The original report's lock scenario: each connection (a client, closed loop with pipeline
- * 1) acquires an exclusive lock on one of `--keys` resources (resource-A, -B, -C by default),
- * then releases it. Contended: acquires wait in FIFO order.
+ * 1) takes an exclusive lock on one of `--keys` resources (resource-A, -B, -C…) at random,
+ * then releases it; acquires wait in FIFO order.
  */
 export function lockContendedWorkload(options: BenchOptions): WorkloadSpec {
   const resources = Array.from({ length: Math.min(options.keys, 26) }, (_, i) => `resource-${String.fromCharCode(65 + i)}`);
@@ -126,24 +136,8 @@ export function lockContendedWorkload(options: BenchOptions): WorkloadSpec {
   return {
     make: () => {
       const me = connection++;
-      const owner = `client-${me}`;
       const random = seededRandom(me + 1);
-      let releaseNext: BenchRequest | null = null;
-      return {
-        name: "lock-contended",
-        hasFollowUp: () => releaseNext !== null,
-        next: () => {
-          if (releaseNext !== null) {
-            const request = releaseNext;
-            releaseNext = null;
-            return request;
-          }
-          const name = resources[Math.floor(random() * resources.length)]!;
-          releaseNext = ["LOCK.RELEASE", { name, owner }];
-          return ["LOCK.ACQUIRE", { name, mode: "exclusive", owner, waitMs: 30_000 }];
-        },
-        check: (request, answer) => (request[0] === "LOCK.ACQUIRE" ? isMap(answer) && typeof answer.token === "number" : isMap(answer) && answer.released === true),
-      };
+      return acquireReleaseLoop("lock-contended", () => ({ lock: resources[Math.floor(random() * resources.length)]!, owner: `client-${me}` }), 30_000);
     },
   };
 }
