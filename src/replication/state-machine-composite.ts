@@ -2,7 +2,9 @@
 // their prefix ("kv.", "member.", "lock.") to the service's own machine, and retried commands
 // are answered from a bounded, replicated table of recent request ids, so a command retried
 // after a failover is applied once (thesis §6.3). Eviction from that table is by apply
-// order, identical on every replica.
+// order, identical on every replica. A request id reused for a different request is refused
+// (CONFLICT) rather than answered with another request's result.
+import { encodeValue } from "../protocol/msgpack.ts";
 import type { ApplyContext, LogCommand, StateMachine } from "./state-machine.ts";
 import { appliedError } from "./state-machine.ts";
 
@@ -10,13 +12,28 @@ export const DEDUP_ENTRIES_MAX_DEFAULT = 100_000;
 
 interface CompositeSnapshot {
   machines: Record<string, unknown>;
-  dedup: [string, unknown][];
+  /** [rid, result, fingerprint]; snapshots from before fingerprints have none. */
+  dedup: [string, unknown, number?][];
+}
+
+interface Applied {
+  result: unknown;
+  fingerprint: number | undefined;
+}
+
+/**
+ * What makes two requests "the same" for dedup: the operation and its arguments, except the
+ * clock a leader stamps on proposals (`nowMs`), which differs between a request and its retry.
+ */
+function fingerprint(command: LogCommand): number {
+  const { nowMs: _stamped, ...args } = command.args;
+  return Bun.hash.crc32(encodeValue([command.op, args]));
 }
 
 export class CompositeStateMachine implements StateMachine {
   private readonly machines = new Map<string, StateMachine>();
   /** rid → result, in apply order (Map keeps insertion order), oldest evicted first. */
-  private readonly dedup = new Map<string, unknown>();
+  private readonly dedup = new Map<string, Applied>();
 
   constructor(private readonly dedupEntriesMax = DEDUP_ENTRIES_MAX_DEFAULT) {}
 
@@ -31,14 +48,23 @@ export class CompositeStateMachine implements StateMachine {
   }
 
   apply(command: LogCommand, ctx: ApplyContext): unknown {
-    if (command.rid !== null && this.dedup.has(command.rid)) return this.dedup.get(command.rid);
+    const print = command.rid === null ? undefined : fingerprint(command);
+    if (command.rid !== null) {
+      const seen = this.dedup.get(command.rid);
+      if (seen !== undefined) {
+        if (seen.fingerprint !== undefined && seen.fingerprint !== print) {
+          return appliedError("CONFLICT", `request id '${command.rid}' was already used for a different request`, { rid: command.rid });
+        }
+        return seen.result;
+      }
+    }
     const dot = command.op.indexOf(".");
     const machine = dot > 0 ? this.machines.get(command.op.slice(0, dot)) : undefined;
     // An op no machine knows can only come from a newer node version; refusing it keeps this
     // replica's state equal to the others' (they refuse it too).
     const result = machine ? machine.apply(command, ctx) : appliedError("BAD_REQUEST", `unknown operation '${command.op}'`);
     if (command.rid !== null) {
-      this.dedup.set(command.rid, result);
+      this.dedup.set(command.rid, { result, fingerprint: print });
       if (this.dedup.size > this.dedupEntriesMax) this.dedup.delete(this.dedup.keys().next().value!);
     }
     return result;
@@ -47,13 +73,13 @@ export class CompositeStateMachine implements StateMachine {
   snapshot(): CompositeSnapshot {
     const machines: Record<string, unknown> = {};
     for (const [prefix, machine] of this.machines) machines[prefix] = machine.snapshot();
-    return { machines, dedup: [...this.dedup] };
+    return { machines, dedup: [...this.dedup].map(([rid, applied]) => [rid, applied.result, applied.fingerprint]) };
   }
 
   restore(state: unknown): void {
     const snap = state as CompositeSnapshot;
     for (const [prefix, machine] of this.machines) machine.restore(snap.machines[prefix] ?? null);
     this.dedup.clear();
-    for (const [rid, result] of snap.dedup) this.dedup.set(rid, result);
+    for (const [rid, result, print] of snap.dedup) this.dedup.set(rid, { result, fingerprint: print ?? undefined });
   }
 }

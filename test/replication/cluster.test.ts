@@ -56,6 +56,9 @@ test("a retried write with the same rid is applied once", async () => {
   const retry = await client.call("KV.SET", { key: "counter", value: 1, rid: "client-a:1" });
   expect(retry).toEqual(first);
   expect((await client.kv.get({ key: "counter" })).value).toBe(2);
+  // The same rid for a different request is refused, not answered with the first one's result.
+  await expect(client.call("KV.SET", { key: "counter", value: 99, rid: "client-a:1" })).rejects.toMatchObject({ code: "CONFLICT" });
+  expect((await client.kv.get({ key: "counter" })).value).toBe(2);
 });
 
 test("leadership transfer moves the leader and writes keep working", async () => {
