@@ -38,11 +38,15 @@ export function removeTempFiles(dir: string): string[] {
   return removed;
 }
 
-/** Writes every byte of `chunks` at the fd's position (O_APPEND: the end), looping on short writes. */
-export function writeAll(fd: number, chunks: Uint8Array[]): number {
+/**
+ * Writes every byte of `chunks` at `position` (or at the fd's own position when null), looping on
+ * short writes. The WAL writes positionally: a preallocated segment's end of data is not its size.
+ */
+export function writeAll(fd: number, chunks: Uint8Array[], position: number | null = null): number {
   let totalBytes = 0;
   for (const chunk of chunks) totalBytes += chunk.length;
-  let writtenBytes = fs.writevSync(fd, chunks);
+  const at = (written: number) => (position === null ? null : position + written);
+  let writtenBytes = position === null ? fs.writevSync(fd, chunks) : fs.writevSync(fd, chunks, position);
   while (writtenBytes < totalBytes) {
     // Rare on regular files (disk full, signals); finish the rest chunk by chunk.
     let skip = writtenBytes;
@@ -55,7 +59,8 @@ export function writeAll(fd: number, chunks: Uint8Array[]): number {
       rest.push(skip > 0 ? chunk.subarray(skip) : chunk);
       skip = 0;
     }
-    const wrote = fs.writevSync(fd, rest);
+    const restAt = at(writtenBytes);
+    const wrote = restAt === null ? fs.writevSync(fd, rest) : fs.writevSync(fd, rest, restAt);
     if (wrote <= 0) throw new Error(`writev wrote ${wrote} bytes of ${totalBytes - writtenBytes}`);
     writtenBytes += wrote;
   }
@@ -102,4 +107,26 @@ export function fsyncFile(filePath: string): void {
   } finally {
     fs.closeSync(fd);
   }
+}
+
+const ZERO_CHUNK = new Uint8Array(64 * 1024);
+
+/** Real zeros, for preallocating a segment and for overwriting a preallocated segment's torn tail. */
+export function zeroChunk(sizeBytes: number): Uint8Array {
+  return sizeBytes <= ZERO_CHUNK.length ? ZERO_CHUNK.subarray(0, sizeBytes) : new Uint8Array(sizeBytes);
+}
+
+/** The smallest offset ≥ from after which `bytes` holds only zeros (bytes.length if it ends non-zero). */
+export function zeroTailStart(bytes: Uint8Array, from: number): number {
+  let end = bytes.length;
+  while (end > from) {
+    const start = Math.max(from, end - ZERO_CHUNK.length);
+    if (Buffer.compare(bytes.subarray(start, end), ZERO_CHUNK.subarray(0, end - start)) !== 0) {
+      let last = end - 1;
+      while (bytes[last] === 0) last--;
+      return last + 1;
+    }
+    end = start;
+  }
+  return from;
 }

@@ -6,7 +6,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { assert } from "./assert.ts";
 import { ByteWriter } from "./bytes.ts";
-import { ensureDir, fsyncDir, fsyncFile, listSegments, removeTempFiles, segmentName, writeFileAtomic } from "./files.ts";
+import { ensureDir, fsyncDir, fsyncFile, listSegments, removeTempFiles, segmentName, writeAll, writeFileAtomic, zeroChunk } from "./files.ts";
 import { encodeCheckpoint, encodeEntriesSplit, type CheckpointGroup } from "./record.ts";
 import { replayWal, type RecoveredGroup, type SegmentState, type TornTail } from "./recovery.ts";
 import { consoleLogger, type Damage, type GroupId, type StorageLogger } from "./types.ts";
@@ -95,7 +95,8 @@ export function openWal(options: WalOptions): OpenedWal {
     if (replay.tornTail !== null) cutTornTail(replay.tornTail, isFsyncEnabled, logger);
     const last = segments[segments.length - 1];
     if (last !== undefined && last.sizeBytes === 0) {
-      // The whole segment was one torn write, its checkpoint included: it never existed.
+      // The whole segment was one torn write, its checkpoint included: it never existed. (A
+      // preallocated segment whose checkpoint never landed reads as non-preallocated: same rule.)
       fs.rmSync(last.path);
       if (isFsyncEnabled) fsyncDir(walDir);
       segments.pop();
@@ -110,8 +111,23 @@ export function openWal(options: WalOptions): OpenedWal {
 
 function cutTornTail(tornTail: TornTail, isFsyncEnabled: boolean, logger: StorageLogger): void {
   logger.warn("wal: torn tail cut (a write that never completed; it was not acknowledged)", { ...tornTail });
-  fs.truncateSync(tornTail.segment, tornTail.offset);
-  if (isFsyncEnabled) fsyncFile(tornTail.segment);
+  if (!tornTail.isPreallocated) {
+    fs.truncateSync(tornTail.segment, tornTail.offset);
+    if (isFsyncEnabled) fsyncFile(tornTail.segment);
+    return;
+  }
+  // A preallocated segment keeps its size: the torn bytes become zeros again, the clean end of data.
+  const fd = fs.openSync(tornTail.segment, "r+");
+  try {
+    for (let done = 0; done < tornTail.bytesCut; ) {
+      const chunk = zeroChunk(Math.min(tornTail.bytesCut - done, 1024 * 1024));
+      writeAll(fd, [chunk], tornTail.offset + done);
+      done += chunk.length;
+    }
+    if (isFsyncEnabled) fs.fdatasyncSync(fd);
+  } finally {
+    fs.closeSync(fd);
+  }
 }
 
 function quarantine(walDir: string, label: string, files: readonly { path: string }[], isFsyncEnabled: boolean): string {

@@ -14,7 +14,12 @@ export const RECORD_BODY_BYTES_TARGET = 1024 * 1024;
 /** Kind byte, group and entry count in front of an entries record's entries. */
 export const ENTRIES_RECORD_OVERHEAD_BYTES = 1 + 4 + 4;
 /** Bumped when the payload layout changes; stored in every checkpoint (the head of each segment). */
-export const WAL_FORMAT_VERSION = 1;
+export const WAL_FORMAT_VERSION = 2;
+/** Version 1 checkpoints (isBase byte, never preallocated) are still read. */
+const WAL_FORMAT_VERSIONS_READ = [1, 2];
+/** Checkpoint flags (version 2; version 1 had only the base bit). */
+export const CHECKPOINT_FLAG_BASE = 1;
+export const CHECKPOINT_FLAG_PREALLOCATED = 2;
 
 export const RecordKind = {
   entries: 1,
@@ -46,8 +51,11 @@ export type WalRecord =
   | { kind: "entries"; group: GroupId; entries: Entry[] }
   | { kind: "hardState"; group: GroupId; hardState: HardState }
   | { kind: "compacted"; group: GroupId; index: number; term: number; keepsSuffix: boolean }
-  /** isBase: the segment holds the whole state; every older segment is obsolete. */
-  | { kind: "checkpoint"; isBase: boolean; groups: CheckpointGroup[] }
+  /**
+   * isBase: the segment holds the whole state; every older segment is obsolete. isPreallocated:
+   * the segment file was zero-filled before its first write, so zeros after its data are no tear.
+   */
+  | { kind: "checkpoint"; isBase: boolean; isPreallocated: boolean; groups: CheckpointGroup[] }
   | { kind: "damageCleared"; group: GroupId };
 
 // ---------------------------------------------------------------- encoding
@@ -138,10 +146,10 @@ export function encodeCompacted(writer: ByteWriter, group: GroupId, index: numbe
   endRecord(writer, start);
 }
 
-export function encodeCheckpoint(writer: ByteWriter, isBase: boolean, groups: readonly CheckpointGroup[]): void {
+export function encodeCheckpoint(writer: ByteWriter, isBase: boolean, groups: readonly CheckpointGroup[], isPreallocated = false): void {
   const start = beginRecord(writer, RecordKind.checkpoint);
   writer.u8(WAL_FORMAT_VERSION);
-  writer.u8(isBase ? 1 : 0);
+  writer.u8((isBase ? CHECKPOINT_FLAG_BASE : 0) | (isPreallocated ? CHECKPOINT_FLAG_PREALLOCATED : 0));
   writer.u32(groups.length);
   for (const g of groups) {
     writer.u32(g.group);
@@ -216,7 +224,8 @@ export function isPlausibleBody(bytes: Uint8Array, view: DataView, bodyStart: nu
     case RecordKind.compacted:
       return bodyBytes === 22 && bytes[bodyStart + 21]! <= 1;
     case RecordKind.checkpoint: {
-      if (bodyBytes < 7 || bytes[bodyStart + 1] !== WAL_FORMAT_VERSION || bytes[bodyStart + 2]! > 1) return false;
+      const version = bytes[bodyStart + 1]!;
+      if (bodyBytes < 7 || !WAL_FORMAT_VERSIONS_READ.includes(version) || bytes[bodyStart + 2]! > (version === 1 ? 1 : 3)) return false;
       const count = view.getUint32(bodyStart + 3, true);
       let at = bodyStart + 7;
       for (let i = 0; i < count; i++) {
@@ -296,8 +305,11 @@ function decodeBody(reader: ByteReader): WalRecord {
     }
     case RecordKind.checkpoint: {
       const version = reader.u8();
-      if (version !== WAL_FORMAT_VERSION) throw new DecodeError(`unknown WAL format version ${version}`);
-      const isBase = reader.u8() === 1;
+      if (!WAL_FORMAT_VERSIONS_READ.includes(version)) throw new DecodeError(`unknown WAL format version ${version}`);
+      const flags = reader.u8();
+      if (flags > (version === 1 ? 1 : 3)) throw new DecodeError(`unknown checkpoint flags ${flags}`);
+      const isBase = (flags & CHECKPOINT_FLAG_BASE) !== 0;
+      const isPreallocated = (flags & CHECKPOINT_FLAG_PREALLOCATED) !== 0;
       const count = reader.u32();
       const groups: CheckpointGroup[] = [];
       for (let i = 0; i < count; i++) {
@@ -312,7 +324,7 @@ function decodeBody(reader: ByteReader): WalRecord {
         const damage = damageIndex === 0 && damageTerm === 0 ? null : { index: damageIndex, term: damageTerm };
         groups.push({ group, hardState, compactedIndex, compactedTerm, lastIndex, lastTerm, damage });
       }
-      return { kind: "checkpoint", isBase, groups };
+      return { kind: "checkpoint", isBase, isPreallocated, groups };
     }
     case RecordKind.damageCleared:
       return { kind: "damageCleared", group: reader.u32() };

@@ -5,7 +5,7 @@
 
 import * as fs from "node:fs";
 import { GroupLog } from "./group-log.ts";
-import { listSegments, type SegmentFile } from "./files.ts";
+import { listSegments, zeroTailStart, type SegmentFile } from "./files.ts";
 import {
   RECORD_BODY_BYTES_MAX,
   RECORD_HEADER_BYTES,
@@ -35,13 +35,15 @@ export interface TornTail {
   segment: string;
   offset: number;
   bytesCut: number;
+  /** The segment is preallocated: the cut overwrites the torn bytes with zeros instead of truncating. */
+  isPreallocated: boolean;
 }
 
 /** What replay learned about one segment file; the live WAL keeps it to decide deletions. */
 export interface SegmentState {
   seq: number;
   path: string;
-  /** Valid bytes (after a torn tail is cut). */
+  /** Valid bytes (after a torn tail is cut): the end of data, not the file size of a preallocated segment. */
   sizeBytes: number;
   /** Per group, the highest index of a still-live entry written in this segment. */
   maxIndexByGroup: Map<GroupId, number>;
@@ -159,11 +161,14 @@ class Replay {
     const where = (offset: number) => `segment ${file.seq} offset ${offset}`;
     const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
     let offset = 0;
+    /** From the head checkpoint's flags: zeros after the data are the preallocated rest, no tear. */
+    let isPreallocated = false;
     while (offset < bytes.length) {
       const result = parseRecord(bytes, offset, view);
       if (result.status === "ok") {
         this.recordsRead++;
         const isCheckpoint = result.record.kind === "checkpoint";
+        if (offset === 0 && result.record.kind === "checkpoint") isPreallocated = result.record.isPreallocated;
         if (isCheckpoint !== (offset === 0)) {
           this.damageAll(`${where(offset)}: ${isCheckpoint ? "checkpoint inside a segment" : "segment does not start with a checkpoint"}`);
         }
@@ -178,9 +183,17 @@ class Replay {
         offset = result.endOffset;
         continue;
       }
-      const next = findNextValidRecord(bytes, offset + 1);
+      // No valid record can start inside a run of zeros (its length would be 0): search only
+      // before it. In a preallocated last segment, nothing but zeros from here on is the clean end.
+      const dataEnd = zeroTailStart(bytes, offset);
+      if (isPreallocated && isLast && dataEnd === offset) {
+        state.sizeBytes = offset;
+        return;
+      }
+      const next = findNextValidRecord(bytes, offset + 1, dataEnd - 1);
       if (next === "none" && isLast) {
-        this.tornTail = { segment: file.path, offset, bytesCut: bytes.length - offset };
+        const bytesCut = (isPreallocated ? dataEnd : bytes.length) - offset;
+        this.tornTail = { segment: file.path, offset, bytesCut, isPreallocated };
         state.sizeBytes = offset;
         return;
       }
@@ -352,13 +365,14 @@ function checkCompactRecord(log: GroupLog, index: number, term: number, keepsSuf
 }
 
 /**
- * The offset of the first record after `from` whose framing and checksum hold, "none" if there is
- * none, or "budgetExhausted" when a long run of garbage made the search too costly to finish.
+ * The offset of the first record starting in [from, startMax] whose framing and checksum hold,
+ * "none" if there is none, or "budgetExhausted" when a long run of garbage made the search too
+ * costly to finish.
  */
-export function findNextValidRecord(bytes: Uint8Array, from: number): number | "none" | "budgetExhausted" {
+export function findNextValidRecord(bytes: Uint8Array, from: number, startMax = bytes.length): number | "none" | "budgetExhausted" {
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   let crcBytesLeft = RESYNC_CRC_BYTES_MAX;
-  const last = bytes.length - RECORD_HEADER_BYTES - 1;
+  const last = Math.min(bytes.length - RECORD_HEADER_BYTES - 1, startMax);
   for (let offset = from; offset <= last; offset++) {
     const bodyBytes = view.getUint32(offset, true);
     if (bodyBytes === 0 || bodyBytes > RECORD_BODY_BYTES_MAX) continue;

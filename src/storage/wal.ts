@@ -2,12 +2,14 @@
 // writes everything buffered with one writev and one fdatasync (group commit), and once it returns
 // all of it survives kill -9 and power loss. Segments rotate at segmentBytesMax, each starting with
 // a checkpoint of every group, so old segments can go once compaction has passed their entries.
+// With fsync on, the next segment is zero-filled in the background while the active one fills:
+// overwriting real zeros makes each fdatasync cheaper than extending the file.
 
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { StorageAssertionError, assert, assertUint } from "./assert.ts";
 import { ByteWriter } from "./bytes.ts";
-import { fsyncDir, segmentName, writeAll } from "./files.ts";
+import { TEMP_SUFFIX, fsyncDir, segmentName, writeAll } from "./files.ts";
 import { GroupLog } from "./group-log.ts";
 import {
   ENTRIES_RECORD_OVERHEAD_BYTES,
@@ -27,10 +29,19 @@ import type { Damage, Entry, GroupId, HardState, StorageLogger } from "./types.t
 const PENDING_BYTES_KEEP_MAX = 4 * 1024 * 1024;
 /** Size of one encoded hard-state record without its vote id, for pendingBytes. */
 const HARD_STATE_RECORD_BYTES = RECORD_HEADER_BYTES + 1 + 4 + 8 + 8 + 2;
+/** Preallocation writes zeros in chunks of this size (async, off the sync path). */
+const PREALLOCATE_CHUNK_BYTES = 1024 * 1024;
+
+/** The next segment being zero-filled as `NNN.log.tmp`; renamed into place at rotation once ready. */
+interface Preallocation {
+  seq: number;
+  tempPath: string;
+  isReady: boolean;
+}
 
 export interface WalStats {
   segments: number;
-  /** Bytes of all live segments on disk. */
+  /** Bytes of data in all live segments (a preallocated segment's zeros not counted). */
   bytes: number;
   syncs: number;
   syncMsTotal: number;
@@ -41,6 +52,12 @@ export interface WalStats {
   /** Segments opened by rotation since this WAL was opened. */
   segmentsCreated: number;
   segmentsDeleted: number;
+  /** Zeros written ahead into next segments (completed preallocations). */
+  preallocatedBytes: number;
+  /** Wall time of completed preallocations (async: not spent inside sync()). */
+  preallocateMsTotal: number;
+  /** Segments opened by rotation onto a preallocated file. */
+  segmentsPreallocated: number;
   groups: number;
   pendingBytes: number;
   fsync: boolean;
@@ -75,8 +92,14 @@ export class Wal {
   /** Per group, the highest index appended since the last sync (goes to the active segment). */
   private readonly pendingMaxIndex = new Map<GroupId, number>();
   private readonly touchedGroups = new Set<GroupId>();
-  /** The checkpoint that will open the next segment, encoded when the active one filled up. */
-  private nextCheckpoint: Uint8Array | null = null;
+  /**
+   * The checkpoint that will open the next segment, encoded when the active one filled up; in two
+   * variants, as whether the next segment is preallocated is only known at rotation.
+   */
+  private nextCheckpoint: { plain: Uint8Array; preallocated: Uint8Array } | null = null;
+  private preallocation: Preallocation | null = null;
+  /** A preallocation of this segment failed (logged); it is created unpreallocated. */
+  private preallocationFailedSeq = -1;
   private fd: number;
   private failure: Error | null = null;
   private isClosed = false;
@@ -91,6 +114,9 @@ export class Wal {
     entriesWritten: 0,
     segmentsCreated: 0,
     segmentsDeleted: 0,
+    preallocatedBytes: 0,
+    preallocateMsTotal: 0,
+    segmentsPreallocated: 0,
   };
 
   /** Use openWal(); this takes over the segments recovery left in place, the last one active. */
@@ -102,7 +128,8 @@ export class Wal {
   ) {
     assert(segments.length > 0, "the WAL needs an active segment");
     for (const [id, g] of recovered) this.groups.set(id, groupLogFromRecovered(id, g));
-    this.fd = fs.openSync(this.active.path, fs.constants.O_WRONLY | fs.constants.O_APPEND);
+    // No O_APPEND: writes go to the end of data, which in a preallocated segment is not its size.
+    this.fd = fs.openSync(this.active.path, fs.constants.O_WRONLY);
     if (this.active.sizeBytes >= config.segmentBytesMax) this.nextCheckpoint = this.encodeCheckpoint();
   }
 
@@ -207,11 +234,11 @@ export class Wal {
     const isNewSegment = this.nextCheckpoint !== null;
     try {
       if (this.nextCheckpoint !== null) {
-        this.openNextSegment();
-        chunks.push(this.nextCheckpoint);
+        const isPreallocated = this.openNextSegment();
+        chunks.push(isPreallocated ? this.nextCheckpoint.preallocated : this.nextCheckpoint.plain);
       }
       chunks.push(this.pending.bytes());
-      const writtenBytes = writeAll(this.fd, chunks);
+      const writtenBytes = writeAll(this.fd, chunks, this.active.sizeBytes);
       if (this.config.isFsyncEnabled) {
         fs.fdatasyncSync(this.fd);
         if (isNewSegment) fsyncDir(this.walDir);
@@ -237,6 +264,7 @@ export class Wal {
     this.pendingEntries = 0;
     this.deleteObsoleteSegments();
     if (this.active.sizeBytes >= this.config.segmentBytesMax) this.nextCheckpoint = this.encodeCheckpoint();
+    this.startPreallocation();
     const elapsedMs = performance.now() - startedMs;
     this.counters.syncs++;
     this.counters.syncMsTotal += elapsedMs;
@@ -262,22 +290,108 @@ export class Wal {
     throw error;
   }
 
-  private openNextSegment(): void {
+  /**
+   * Make segment N+1 the active one: the preallocated file if its zero-fill is done, else a new
+   * empty file. Returns whether it is preallocated. The caller writes its checkpoint at offset 0,
+   * then fdatasyncs it and fsyncs the directory.
+   */
+  private openNextSegment(): boolean {
     const seq = this.active.seq + 1;
     const segmentPath = path.join(this.walDir, segmentName(seq));
-    const flags = fs.constants.O_WRONLY | fs.constants.O_APPEND | fs.constants.O_CREAT | fs.constants.O_EXCL;
-    const fd = fs.openSync(segmentPath, flags, 0o644);
+    this.cutZeroTail();
+    const preallocation = this.preallocation;
+    // One that is still filling is abandoned: it removes its own temp file when it finishes.
+    this.preallocation = null;
+    let fd: number;
+    const isPreallocated = preallocation !== null && preallocation.isReady && preallocation.seq === seq;
+    if (isPreallocated) {
+      assert(!fs.existsSync(segmentPath), `segment ${segmentPath} already exists`);
+      fs.renameSync(preallocation.tempPath, segmentPath);
+      fd = fs.openSync(segmentPath, fs.constants.O_WRONLY);
+      this.counters.segmentsPreallocated++;
+    } else {
+      fd = fs.openSync(segmentPath, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL, 0o644);
+    }
     fs.closeSync(this.fd);
     this.fd = fd;
     this.segments.push({ seq, path: segmentPath, sizeBytes: 0, maxIndexByGroup: new Map() });
     this.counters.segmentsCreated++;
+    return isPreallocated;
+  }
+
+  /**
+   * A segment that stops being the last must end at its data: recovery reads zeros after the data
+   * as a clean end only in the last segment, and a WAL reopened with a smaller segmentBytesMax must
+   * not find a non-last segment with a zero tail (that would read as damage). Done (and made
+   * durable) before the next segment appears in the directory.
+   */
+  private cutZeroTail(): void {
+    if (fs.fstatSync(this.fd).size <= this.active.sizeBytes) return;
+    fs.ftruncateSync(this.fd, this.active.sizeBytes);
+    if (this.config.isFsyncEnabled) fs.fdatasyncSync(this.fd);
+  }
+
+  /**
+   * Once the active segment is half full (fsync on only: without fsync there is nothing to gain),
+   * zero-fill the next one as `NNN.log.tmp` with async writes, off the sync path. A crash leaves
+   * only a temp file, which open removes.
+   */
+  private startPreallocation(): void {
+    if (!this.config.isFsyncEnabled || this.preallocation !== null || this.failure !== null || this.isClosed) return;
+    if (this.active.sizeBytes * 2 < this.config.segmentBytesMax) return;
+    const seq = this.active.seq + 1;
+    if (seq === this.preallocationFailedSeq) return;
+    const preallocation: Preallocation = { seq, tempPath: path.join(this.walDir, segmentName(seq) + TEMP_SUFFIX), isReady: false };
+    this.preallocation = preallocation;
+    void this.fillSegment(preallocation);
+  }
+
+  private async fillSegment(preallocation: Preallocation): Promise<void> {
+    const startedMs = performance.now();
+    const sizeBytes = this.config.segmentBytesMax;
+    const isCurrent = () => this.preallocation === preallocation && !this.isClosed && this.failure === null;
+    let handle: fs.promises.FileHandle | null = null;
+    let inode = -1;
+    try {
+      // wx: never truncate a file someone else (an abandoned fill of an earlier WAL instance) owns.
+      handle = await fs.promises.open(preallocation.tempPath, "wx", 0o644);
+      inode = fs.fstatSync(handle.fd).ino;
+      const zeros = new Uint8Array(PREALLOCATE_CHUNK_BYTES);
+      for (let at = 0; at < sizeBytes && isCurrent(); ) {
+        const { bytesWritten } = await handle.write(zeros, 0, Math.min(zeros.length, sizeBytes - at), at);
+        if (bytesWritten <= 0) throw new Error(`preallocation wrote ${bytesWritten} bytes`);
+        at += bytesWritten;
+      }
+      if (isCurrent()) await handle.datasync();
+      await handle.close();
+      handle = null;
+      if (isCurrent()) {
+        preallocation.isReady = true;
+        this.counters.preallocatedBytes += sizeBytes;
+        this.counters.preallocateMsTotal += performance.now() - startedMs;
+        return;
+      }
+    } catch (error) {
+      this.config.logger.warn("wal: could not preallocate the next segment; it will be created empty", {
+        segment: preallocation.tempPath,
+        error: String(error),
+      });
+      this.preallocationFailedSeq = preallocation.seq;
+    }
+    if (handle !== null) await handle.close().catch(() => {});
+    removeOwnTempFile(preallocation.tempPath, inode);
+    if (this.preallocation === preallocation) this.preallocation = null;
   }
 
   /** The state every later segment starts from, so the ones before it can be deleted. */
-  private encodeCheckpoint(): Uint8Array {
-    const writer = new ByteWriter(RECORD_HEADER_BYTES + 64 * (this.groups.size + 1));
-    encodeCheckpoint(writer, false, [...this.groups.values()].map((log) => log.toCheckpoint()));
-    return writer.bytes().slice();
+  private encodeCheckpoint(): { plain: Uint8Array; preallocated: Uint8Array } {
+    const groups = [...this.groups.values()].map((log) => log.toCheckpoint());
+    const encode = (isPreallocated: boolean) => {
+      const writer = new ByteWriter(RECORD_HEADER_BYTES + 64 * (this.groups.size + 1));
+      encodeCheckpoint(writer, false, groups, isPreallocated);
+      return writer.bytes().slice();
+    };
+    return { plain: encode(false), preallocated: encode(true) };
   }
 
   /**
@@ -343,6 +457,10 @@ export class Wal {
     } finally {
       this.isClosed = true;
       fs.closeSync(this.fd);
+      // A finished preallocation is dropped (open would remove it anyway); one still filling
+      // removes its own temp file when it finishes.
+      if (this.preallocation?.isReady === true) fs.rmSync(this.preallocation.tempPath, { force: true });
+      this.preallocation = null;
     }
   }
 
@@ -357,6 +475,16 @@ export class Wal {
     if (log !== undefined) return log;
     assertUint(group, 32, "group id");
     return new GroupLog(group);
+  }
+}
+
+/** Remove `tempPath` only if it is still the file we created (inode), never a newer one. */
+function removeOwnTempFile(tempPath: string, inode: number): void {
+  if (inode < 0) return;
+  try {
+    if (fs.statSync(tempPath).ino === inode) fs.rmSync(tempPath, { force: true });
+  } catch {
+    // Already gone (removed at open, or the directory was removed).
   }
 }
 

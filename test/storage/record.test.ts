@@ -53,6 +53,7 @@ describe("record codec", () => {
     ];
     encodeCheckpoint(writer, true, groups);
     encodeCheckpoint(writer, false, []);
+    encodeCheckpoint(writer, false, [], true);
     encodeDamageCleared(writer, 4);
     expect(parseAll(writer.bytes())).toEqual([
       { kind: "entries", group: 0xffff_ffff, entries },
@@ -60,8 +61,9 @@ describe("record codec", () => {
       { kind: "hardState", group: 1, hardState: { term: 0, vote: null, commit: 0 } },
       { kind: "compacted", group: 2, index: BIG, term: 7, keepsSuffix: true },
       { kind: "compacted", group: 2, index: 5, term: 1, keepsSuffix: false },
-      { kind: "checkpoint", isBase: true, groups },
-      { kind: "checkpoint", isBase: false, groups: [] },
+      { kind: "checkpoint", isBase: true, isPreallocated: false, groups },
+      { kind: "checkpoint", isBase: false, isPreallocated: false, groups: [] },
+      { kind: "checkpoint", isBase: false, isPreallocated: true, groups: [] },
       { kind: "damageCleared", group: 4 },
     ]);
   });
@@ -91,6 +93,21 @@ describe("record codec", () => {
     const hugeLength = good.slice();
     new DataView(hugeLength.buffer).setUint32(0, RECORD_BODY_BYTES_MAX + 1, true);
     expect(parseRecord(hugeLength, 0).status).toBe("badLength");
+  });
+
+  test("format version 1 checkpoints (an isBase byte, never preallocated) are still read", () => {
+    const writer = new ByteWriter();
+    encodeCheckpoint(writer, true, []);
+    const bytes = writer.bytes().slice();
+    const asVersion1 = (flags: number) => {
+      bytes[9] = 1; // formatVersion
+      bytes[10] = flags;
+      new DataView(bytes.buffer).setUint32(4, Bun.hash.crc32(bytes.subarray(8)) >>> 0, true);
+      return parseRecord(bytes, 0);
+    };
+    expect(asVersion1(1)).toMatchObject({ status: "ok", record: { kind: "checkpoint", isBase: true, isPreallocated: false } });
+    expect(asVersion1(0)).toMatchObject({ status: "ok", record: { kind: "checkpoint", isBase: false, isPreallocated: false } });
+    expect(asVersion1(2).status).toBe("malformed"); // version 1 had no preallocated flag
   });
 
   test("resynchronising finds the next valid record, or says there is none", () => {

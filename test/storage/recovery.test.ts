@@ -175,7 +175,7 @@ describe("torn tail", () => {
         expect(report.damage, where).toBeUndefined();
         const isTorn = fill === "zeros" || cut > sizeBefore;
         if (isTorn) {
-          expect(report.tornTail, where).toEqual({ segment: file, offset: sizeBefore, bytesCut: (fill === "zeros" ? sizeAfter : cut) - sizeBefore });
+          expect(report.tornTail, where).toEqual({ segment: file, offset: sizeBefore, bytesCut: (fill === "zeros" ? sizeAfter : cut) - sizeBefore, isPreallocated: false });
           expect(logger.lines.some((l) => l.level === "warn" && /torn tail cut/.test(l.message)), where).toBe(true);
         } else {
           expect(report.tornTail, where).toBeUndefined();
