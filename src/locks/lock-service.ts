@@ -93,10 +93,12 @@ export class LockService {
       };
       ctx.connection.closeSignal.addEventListener("abort", onClose, { once: true });
       const timer = setTimeout(() => {
-        // Normally a TIMEOUT outcome arrives through the log; this fires only if it never does.
+        // Normally the outcome arrives through the log; this fires only if it never does (this
+        // replica lags far behind). The leader may have granted it meanwhile: say "unknown",
+        // never TIMEOUT, and try to withdraw it.
         const pending = this.pending.get(requestId);
         if (pending === undefined) return;
-        this.finish(requestId, pending, () => pending.reject(new SinkronError("TIMEOUT", `no outcome for the lock request within ${waitMs} ms`, { name: args.name })));
+        this.finish(requestId, pending, () => pending.reject(outcomeUnknown(args.name, `no outcome reached this node within ${waitMs} ms`)));
         void this.propose(ctx, "lock.cancel", { requestId }).catch(() => {});
       }, waitMs + (this.options.outcomeGraceMs ?? OUTCOME_GRACE_MS_DEFAULT));
       this.pending.set(requestId, {
@@ -116,7 +118,14 @@ export class LockService {
         },
         (error: unknown) => {
           const pending = this.pending.get(requestId);
-          if (pending !== undefined) this.finish(requestId, pending, () => pending.reject(asSinkronError(error)));
+          if (pending === undefined) return;
+          // A transport failure or deadline (forwarding timed out, connection lost) does not say
+          // the entry was dropped: it may still commit. Only refusals the table itself made are
+          // definite; for the rest the client hears "outcome unknown", never TIMEOUT.
+          const failure = asSinkronError(error);
+          const isDefinite = failure.code !== "UNAVAILABLE" && failure.code !== "TIMEOUT" && failure.code !== "INTERNAL";
+          this.finish(requestId, pending, () => pending.reject(isDefinite ? failure : outcomeUnknown(args.name, failure.message)));
+          if (!isDefinite) void this.propose(ctx, "lock.cancel", { requestId }).catch(() => {});
         },
       );
     });
@@ -152,11 +161,9 @@ export class LockService {
       const info = this.options.table.info(pending.name);
       if (info.waiters.some((w) => w.requestId === requestId)) continue;
       const held = info.holders.find((h) => h.owner === pending.owner && (h.mode === pending.mode || h.mode === "exclusive"));
-      this.finish(requestId, pending, () =>
-        held !== undefined
-          ? pending.resolve({ token: held.token, mode: held.mode })
-          : pending.reject(new SinkronError("UNAVAILABLE", "the lock request's outcome was lost while this node caught up; check LOCK.INFO", { name: pending.name })),
-      );
+      // Not waiting and not holding: either decided inside the snapshot, or not applied yet (its
+      // outcome then still arrives). Leave it pending; the safety timer answers "unknown" if needed.
+      if (held !== undefined) this.finish(requestId, pending, () => pending.resolve({ token: held.token, mode: held.mode }));
     }
   }
 
@@ -183,6 +190,11 @@ export class LockService {
       .catch((error: Error) => this.options.log.debug("lock.tick not applied", { error }))
       .finally(() => (this.tickInFlight = false));
   }
+}
+
+/** UNAVAILABLE in the catalog's sense: the request may or may not take effect. */
+function outcomeUnknown(name: string, why: string): SinkronError {
+  return new SinkronError("UNAVAILABLE", `the lock request's outcome is unknown (${why}); it may still be granted: check LOCK.INFO, and use ttlMs so a lost grant frees itself`, { name, outcomeUnknown: true });
 }
 
 function asSinkronError(error: unknown): SinkronError {

@@ -95,6 +95,7 @@ export class SinkronNode {
       log: log.child("server"),
       token: config.token,
       limits: config.limits,
+      isMember: (id) => id !== config.id && this.isMember(id),
     });
   }
 

@@ -16,6 +16,8 @@ export interface ServerOptions {
   log: Logger;
   token?: string | null;
   limits?: Partial<ServerLimits>;
+  /** Whether a node id is a cluster member (peer connections of strangers are not used). */
+  isMember?: (id: string) => boolean;
 }
 
 export interface ConnectionSummary {
@@ -112,7 +114,8 @@ export class NodeServer implements ConnectionHost {
   }
 
   onPeer(connection: Connection): void {
-    if (connection.peerId !== null) this.peers.set(connection.peerId, connection);
+    // Only members become push targets; a connection claiming a stranger's id gets none.
+    if (connection.peerId !== null && (this.options.isMember?.(connection.peerId) ?? true)) this.peers.set(connection.peerId, connection);
   }
 
   /** An open connection from member `id`, to push messages to it; undefined when it has none. */
