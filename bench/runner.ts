@@ -4,20 +4,13 @@
 // every measured request ends up exactly once as an answer (OK or by code) or as lost (an
 // interrupted run reports its last in-flight requests as neither).
 import type { Histogram } from "hdr-histogram-js";
-import type { Address } from "../src/util/address.ts";
 import { LatencyRecorder } from "./histogram.ts";
 import { LoadConnection, type LoadSink } from "./load-connection.ts";
 import type { Workload } from "./workloads.ts";
+import type { BenchOptions } from "./args.ts";
 
-export interface RunConfig {
-  target: Address;
-  connections: number;
-  pipelineDepth: number;
-  durationMs: number | null;
-  requestsTotal: number | null;
-  warmupMs: number;
-  token: string | null;
-}
+/** What the runner needs of the parsed options (bench/args.ts documents each). */
+export type RunConfig = Pick<BenchOptions, "target" | "connections" | "pipelineDepth" | "durationMs" | "requestsTotal" | "warmupMs" | "token">;
 
 export interface RunHooks {
   /** Aborting stops at once and returns what was measured so far (`interrupted: true`). */
