@@ -1,18 +1,9 @@
 // HELLO, PING and STATUS: the commands every node answers regardless of its services.
-import { HELLO, PING, PROTOCOL_VERSION, STATUS } from "../protocol/commands.ts";
+import { HELLO, PING, PROTOCOL_VERSION, STATUS, type StatusResult } from "../protocol/commands.ts";
 import { SinkronError } from "../protocol/errors.ts";
 import type { CommandRegistry } from "../server/registry.ts";
 
-export interface NodeStatus {
-  node: string;
-  role: string;
-  term: number;
-  leader: string | null;
-  commitIndex: number;
-  appliedIndex: number;
-  members: { id: string; address: string | null; role?: string }[];
-  [extra: string]: unknown;
-}
+export type NodeStatus = StatusResult;
 
 export interface CoreCommandsHost {
   readonly nodeId: string;

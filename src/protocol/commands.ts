@@ -38,6 +38,21 @@ export const PING = {
   allowedBeforeAuth: true,
 } satisfies CommandInfo;
 
+/** A member as STATUS and CLUSTER.* report it; `address` is null while not known to the node. */
+export type MemberInfo = { id: string; address: string | null; role: "voter" | "learner" };
+
+/** STATUS's result: this node's view of the cluster; nodes add fields (durability, raft, ...). */
+export type StatusResult = {
+  node: string;
+  role: string;
+  term: number;
+  leader: string | null;
+  commitIndex: number;
+  appliedIndex: number;
+  members: MemberInfo[];
+  [extra: string]: unknown;
+};
+
 export const STATUS = {
   name: "STATUS",
   summary: "this node's view of the cluster",

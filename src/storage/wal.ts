@@ -21,9 +21,10 @@ import {
   encodeEntriesSplit,
   encodeHardState,
   entryEncodedBytes,
+  type CheckpointGroup,
 } from "./record.ts";
 import { clampSegments, type RecoveredGroup, type SegmentState } from "./recovery.ts";
-import type { Damage, Entry, GroupId, HardState, StorageLogger } from "./types.ts";
+import type { Entry, GroupId, HardState, StorageLogger } from "./types.ts";
 
 /** After a sync the write buffer shrinks back to this if one large tick grew it. */
 const PENDING_BYTES_KEEP_MAX = 4 * 1024 * 1024;
@@ -66,14 +67,7 @@ export interface WalStats {
 }
 
 /** A copy of one group as the WAL sees it, buffered (not yet synced) calls included. */
-export interface WalGroupState {
-  hardState: HardState;
-  compactedIndex: number;
-  compactedTerm: number;
-  lastIndex: number;
-  lastTerm: number;
-  damage: Damage | null;
-}
+export type WalGroupState = Omit<CheckpointGroup, "group">;
 
 export interface WalConfig {
   segmentBytesMax: number;

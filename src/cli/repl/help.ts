@@ -14,16 +14,6 @@ const planned = (name: string, summary: string, args: ArgDoc[], result: string):
 
 /** PROTOCOL.md §10 commands not (yet) in the catalog; the catalog wins when both have one. */
 const PLANNED: readonly CommandDoc[] = [
-  planned("LOCK.ACQUIRE", "take a shared or exclusive lock, waiting fairly", [
-    req("name", "string", "the lock"),
-    req("mode", '"shared" | "exclusive"', "shared locks coexist; exclusive excludes all others"),
-    req("owner", "string", "who holds it"),
-    opt("waitMs", "integer >= 0", "how long to wait; 0 is a try-lock"),
-    opt("ttlMs", "integer > 0", "lease: released this long after the grant unless renewed"),
-  ], "{token, mode} — token is a fencing token that grows with every grant"),
-  planned("LOCK.RELEASE", "release a lock", [req("name", "string", "the lock"), req("owner", "string", "the holder releasing it")], "{released: true} or NOT_FOUND"),
-  planned("LOCK.RENEW", "extend a lock's lease", [req("name", "string", "the lock"), req("owner", "string", "the holder"), req("ttlMs", "integer > 0", "the new lease, from now")], "TBD by the locks service"),
-  planned("LOCK.INFO", "holders and waiters of a lock", [req("name", "string", "the lock")], "{holders, waiters}"),
   planned("Q.PRODUCE", "add a message to a queue", [
     req("queue", "string", "the queue; created with defaults on first use"),
     req("body", "string or binary", "the message"),
