@@ -2,6 +2,7 @@
 // containers), and their translation into a NodeConfig.
 import type { Member, NodeConfig } from "../node/config.ts";
 import { DEFAULT_SERVER_LIMITS } from "../server/limits.ts";
+import { DEFAULT_QUEUE_LIMITS, type QueueLimits } from "../queue/limits.ts";
 import { NODE_ID_PATTERN } from "../protocol/commands.ts";
 import { formatAddress, parseAddress } from "../util/address.ts";
 import { parseLogLevel } from "../util/log.ts";
@@ -23,6 +24,7 @@ export function parsePeers(s: string): Member[] {
 
 const opt = <T>(spec: OptionSpec<T>): OptionSpec<T> => spec;
 const limits = DEFAULT_SERVER_LIMITS;
+const queueLimits = DEFAULT_QUEUE_LIMITS;
 
 export const NODE_OPTIONS = {
   id: opt({ flag: "id", env: "SINKRON_ID", doc: "this node's id; must appear in --peers", parse: text }),
@@ -46,6 +48,12 @@ export const NODE_OPTIONS = {
   segmentBytesMax: opt({ flag: "segment-bytes-max", env: "SINKRON_SEGMENT_BYTES_MAX", doc: "size at which a WAL segment rotates", defaultText: "64MiB", parse: sizeBytes }),
   unsafeNoFsync: opt({ flag: "unsafe-no-fsync", env: "SINKRON_UNSAFE_NO_FSYNC", doc: "skip fsync: faster, and a crash may lose acknowledged writes (STATUS says so)", defaultText: "off", isSwitch: true, parse: flagOn }),
   join: opt({ flag: "join", env: "SINKRON_JOIN", doc: "start empty and wait to be added with CLUSTER.ADD", defaultText: "off", isSwitch: true, parse: flagOn }),
+  queuePartitionMessagesMax: opt({ flag: "queue-partition-messages-max", env: "SINKRON_QUEUE_PARTITION_MESSAGES_MAX", doc: "messages one queue partition holds (all states); beyond, Q.PRODUCE gets TOO_LARGE", defaultText: String(queueLimits.partitionMessagesMax), parse: integer(1, 100_000_000) }),
+  queuePartitionBytesMax: opt({ flag: "queue-partition-bytes-max", env: "SINKRON_QUEUE_PARTITION_BYTES_MAX", doc: "message body bytes one queue partition holds; beyond, Q.PRODUCE gets TOO_LARGE", defaultText: "256MiB", parse: sizeBytes }),
+  queueBatchItemsMax: opt({ flag: "queue-batch-items-max", env: "SINKRON_QUEUE_BATCH_ITEMS_MAX", doc: "queue requests merged into one log entry of a partition", defaultText: String(queueLimits.batchItemsMax), parse: integer(1, 1_000_000) }),
+  queueBatchBytesMax: opt({ flag: "queue-batch-bytes-max", env: "SINKRON_QUEUE_BATCH_BYTES_MAX", doc: "message bytes merged into one log entry of a partition", defaultText: "1MiB", parse: sizeBytes }),
+  queueBacklogMax: opt({ flag: "queue-backlog-max", env: "SINKRON_QUEUE_BACKLOG_MAX", doc: "queue requests waiting on a node for one partition's next batch; beyond, UNAVAILABLE", defaultText: String(queueLimits.backlogMax), parse: integer(1, 100_000_000) }),
+  queueWaitersMax: opt({ flag: "queue-waiters-max", env: "SINKRON_QUEUE_WAITERS_MAX", doc: "Q.CONSUME long-polls waiting on a node at once; beyond, UNAVAILABLE", defaultText: String(queueLimits.waitersMax), parse: integer(1, 10_000_000) }),
   logLevel: opt({ flag: "log-level", env: "SINKRON_LOG_LEVEL", doc: "debug, info, warn or error", defaultText: "info", parse: (s) => {
     if (!["debug", "info", "warn", "error"].includes(s)) throw new Error(`expected debug, info, warn or error, got '${s}'`);
     return s;
@@ -89,7 +97,15 @@ export function parseNodeConfig(argv: string[], env: Record<string, string | und
   }
   if (values.unsafeNoFsync !== undefined) raft.fsync = !values.unsafeNoFsync;
   if (values.join !== undefined) raft.join = values.join;
+  const queue: Partial<QueueLimits> = {};
+  if (values.queuePartitionMessagesMax !== undefined) queue.partitionMessagesMax = values.queuePartitionMessagesMax;
+  if (values.queuePartitionBytesMax !== undefined) queue.partitionBytesMax = values.queuePartitionBytesMax;
+  if (values.queueBatchItemsMax !== undefined) queue.batchItemsMax = values.queueBatchItemsMax;
+  if (values.queueBatchBytesMax !== undefined) queue.batchBytesMax = values.queueBatchBytesMax;
+  if (values.queueBacklogMax !== undefined) queue.backlogMax = values.queueBacklogMax;
+  if (values.queueWaitersMax !== undefined) queue.waitersMax = values.queueWaitersMax;
   return {
+    queue,
     id,
     listen,
     raft,

@@ -8,7 +8,7 @@ export type { ConnectOptions, NodeOrder, ReconnectOptions } from "./options.ts";
 export { CLIENT_DEFAULTS } from "./options.ts";
 export type { HelloResult, Member, NodeStatus } from "./core.ts";
 export type { LockAcquireArgs, LockGrant, LockInfo, LockMode, LockHolder, LockWaiter, WithLockOptions, LockReleaseArgs, LockRenewArgs } from "./lock.ts";
-export type { AckArgs, ConsumeArgs, CreateQueueArgs, Delivery, MessageBody, MessageId, NackArgs, ProduceArgs, QueueInfo, QueuePartitionInfo } from "./queue.ts";
+export type { AckArgs, ConsumeArgs, CreateQueueArgs, CreateQueueResult, Delivery, MessageBody, MessageId, NackArgs, ProduceArgs, QueueInfo, QueuePartitionInfo, SubscribeOptions, Subscription } from "./queue.ts";
 export type { KvDelArgs, KvEntry, KvSetArgs } from "./kv.ts";
 export type { CacheEntry, CacheLineState, CacheMetrics } from "./cache.ts";
 export { LockApi } from "./lock.ts";

@@ -3,6 +3,7 @@ import type { Address } from "../util/address.ts";
 import type { ServerLimits } from "../server/limits.ts";
 import type { LogLevel } from "../util/log.ts";
 import type { RaftTiming } from "../replication/raft-host.ts";
+import type { QueueLimits } from "../queue/limits.ts";
 
 export interface Member {
   id: string;
@@ -22,6 +23,8 @@ export interface NodeConfig {
   logLevel?: LogLevel;
   /** Raft and storage settings; defaults in src/node/node.ts. */
   raft?: Partial<RaftSettings>;
+  /** Queue bounds; defaults in src/queue/limits.ts. */
+  queue?: Partial<QueueLimits>;
 }
 
 export interface RaftSettings extends RaftTiming {

@@ -16,6 +16,9 @@ import { KvMachine } from "../kv/kv-machine.ts";
 import { LockTable } from "../locks/lock-table.ts";
 import { LockService } from "../locks/lock-service.ts";
 import { registerKvCommands } from "../kv/kv-service.ts";
+import { QueueCatalog } from "../queue/catalog-machine.ts";
+import { QueueService } from "../queue/queue-service.ts";
+import { DEFAULT_QUEUE_LIMITS } from "../queue/limits.ts";
 import { registerCoreCommands, type NodeStatus } from "./core-commands.ts";
 import { ClusterService } from "./cluster-service.ts";
 import { MemberMachine } from "./member-machine.ts";
@@ -43,6 +46,8 @@ export class SinkronNode {
   private readonly kv = new KvMachine();
   private readonly locks = new LockTable();
   private lockService: LockService | null = null;
+  private readonly queues = new QueueCatalog();
+  private queueService: QueueService | null = null;
   private readonly metadata = new CompositeStateMachine();
   private cluster: ClusterService | null = null;
   /** Where Raft messages from members enter, by request (RAFT.MSG) or by push. */
@@ -87,6 +92,7 @@ export class SinkronNode {
     this.metadata.mount("member", this.members);
     this.metadata.mount("kv", this.kv);
     this.metadata.mount("lock", this.locks);
+    this.metadata.mount("queue", this.queues);
     registerCoreCommands(this.registry, { nodeId: config.id, token: config.token, status: () => this.status() });
     this.server = new NodeServer({
       host: config.listen.host,
@@ -119,17 +125,32 @@ export class SinkronNode {
     registerKvCommands(this.registry, group0, this.kv, router);
     this.lockService = new LockService({ group: group0, table: this.locks, router, nodeId: this.config.id, log: this.log.child("locks"), expiryCheckMs: this.raftSettings.tickMs });
     this.lockService.register(this.registry);
+    this.queueService = new QueueService({
+      selfId: this.config.id,
+      host: this.host,
+      group0,
+      catalog: this.queues,
+      router,
+      transport: this.transport,
+      limits: { ...DEFAULT_QUEUE_LIMITS, ...this.config.queue },
+      log: this.log.child("queue"),
+      tickMs: this.raftSettings.tickMs,
+      leaderWaitMs: this.leaderWaitMs(),
+    });
+    this.queueService.register(this.registry);
     registerGroupProposeCommand(this.registry, this.host, router);
     registerRaftTransportCommand(this.registry, this.raftInbound);
     this.transport.setMembers(this.knownMembers());
     this.server.start();
     this.host.start();
     this.lockService.start();
+    this.queueService.start();
     this.log.info("listening", { address: `${this.config.listen.host}:${this.server.port}`, members: this.config.peers.length, durability: this.host.durability });
   }
 
   async stop(): Promise<void> {
     this.lockService?.stop();
+    this.queueService?.stop();
     await this.server.stop();
     await this.host.stop();
     await this.transport.close();
@@ -149,6 +170,7 @@ export class SinkronNode {
       members,
       durability: this.host.durability,
       locks: this.locks.stats(),
+      queues: { queues: this.queues.list().length, hostedPartitions: this.queueService?.hostedPartitions() ?? 0 },
       votingDisabled: raft?.votingDisabled ?? false,
       raft: this.host.stats(),
       transport: this.transport.stats(),

@@ -1,7 +1,7 @@
 // The catalog of commands: name, one-line summary, argument schema and result shape. The
 // server validates with these schemas, the REPL prints them as help and completes the names,
 // and PROTOCOL.md documents the same table. Services add their commands here as they land.
-import { anyValue, int, oneOf, optional, schema, str, type Schema, type Shape } from "./schema.ts";
+import { anyValue, blob, int, oneOf, optional, schema, str, type Schema, type Shape } from "./schema.ts";
 
 export const PROTOCOL_VERSION = 1;
 
@@ -158,6 +158,105 @@ export const LOCK_INFO = {
   result: "{holders: [{owner, mode, token, expiresAtMs}], waiters: [{owner, mode, deadlineMs}]}",
 } satisfies CommandInfo;
 
+/** Bounds of queue arguments. */
+export const QUEUE_NAME_BYTES_MAX = 200;
+export const QUEUE_BODY_BYTES_MAX = 1024 * 1024;
+export const QUEUE_KEY_BYTES_MAX = KEY_BYTES_MAX;
+export const QUEUE_CONSUME_MAX_LIMIT = 1000;
+export const QUEUE_WAIT_MS_MAX = 3_600_000;
+export const QUEUE_VISIBILITY_MS_DEFAULT = 30_000;
+export const QUEUE_VISIBILITY_MS_MAX = 43_200_000;
+export const QUEUE_DELAY_MS_MAX = 86_400_000;
+export const QUEUE_PARTITIONS_MAX = 256;
+export const QUEUE_REPLICAS_MAX = 7;
+export const QUEUE_MAX_DELIVERIES_DEFAULT = 16;
+export const QUEUE_MAX_DELIVERIES_MAX = 1000;
+/** `<queue>.dead` names a queue's dead-letter queue; no queue of its own may end so. */
+export const DEAD_LETTER_SUFFIX = ".dead";
+/** A message id: opaque to clients; the node reads `<group>.<seq>` (base 36) out of it. */
+export const MESSAGE_ID_BYTES_MAX = 32;
+
+const queueName = () => str(`the queue ('<queue>${DEAD_LETTER_SUFFIX}' is its dead-letter queue)`, { bytesMin: 1, bytesMax: QUEUE_NAME_BYTES_MAX });
+const messageId = () => str("the message id from Q.PRODUCE / Q.CONSUME", { bytesMin: 1, bytesMax: MESSAGE_ID_BYTES_MAX });
+
+export const Q_PRODUCE = {
+  name: "Q.PRODUCE",
+  summary: "add a message to a queue; answered once durable on a majority of its partition",
+  args: schema({
+    queue: queueName(),
+    body: blob("the message: a string or binary", { bytesMax: QUEUE_BODY_BYTES_MAX }),
+    key: optional(str("messages with one key go to one partition and keep their order", { bytesMax: QUEUE_KEY_BYTES_MAX })),
+  }),
+  result: "{id}",
+} satisfies CommandInfo;
+
+export const Q_CONSUME = {
+  name: "Q.CONSUME",
+  summary: "take up to max ready messages from any partition, long-polling up to waitMs",
+  args: schema({
+    queue: queueName(),
+    max: optional(int("most messages to return (default 1)", { min: 1, max: QUEUE_CONSUME_MAX_LIMIT })),
+    waitMs: optional(int("how long to wait when no message is ready (default 0)", { min: 0, max: QUEUE_WAIT_MS_MAX })),
+    visibilityMs: optional(int(`redelivered when not acked within this (default ${QUEUE_VISIBILITY_MS_DEFAULT})`, { min: 1, max: QUEUE_VISIBILITY_MS_MAX })),
+  }),
+  result: "[{id, body, key, deliveries}] (empty when nothing came within waitMs)",
+} satisfies CommandInfo;
+
+export const Q_ACK = {
+  name: "Q.ACK",
+  summary: "acknowledge a delivered message: it is never delivered again",
+  args: schema({ queue: queueName(), id: messageId() }),
+  result: "{acked: true} or NOT_FOUND",
+} satisfies CommandInfo;
+
+export const Q_NACK = {
+  name: "Q.NACK",
+  summary: "give an in-flight message back for redelivery (after delayMs)",
+  args: schema({ queue: queueName(), id: messageId(), delayMs: optional(int("make it ready again after this (default 0)", { min: 0, max: QUEUE_DELAY_MS_MAX })) }),
+  result: "{requeued: true} or NOT_FOUND",
+} satisfies CommandInfo;
+
+export const Q_CREATE = {
+  name: "Q.CREATE",
+  summary: "create a queue with explicit settings (idempotent for the same settings)",
+  args: schema({
+    queue: queueName(),
+    partitions: optional(int("partitions, each its own Raft group (default: 2 per node)", { min: 1, max: QUEUE_PARTITIONS_MAX })),
+    replicas: optional(int("replicas per partition (default 3, at most the cluster size)", { min: 1, max: QUEUE_REPLICAS_MAX })),
+    maxDeliveries: optional(int(`deliveries before a message moves to '<queue>${DEAD_LETTER_SUFFIX}' (default ${QUEUE_MAX_DELIVERIES_DEFAULT})`, { min: 1, max: QUEUE_MAX_DELIVERIES_MAX })),
+  }),
+  result: "{queue, partitions, replicas, maxDeliveries, created}",
+} satisfies CommandInfo;
+
+export const Q_INFO = {
+  name: "Q.INFO",
+  summary: "a queue's partitions (leader, replicas, counts) and totals",
+  args: schema({ queue: queueName() }),
+  result: "{queue, partitions: [{partition, group, leader, replicas, ready, inflight, delayed}], ready, inflight, deadLettered, maxDeliveries}",
+} satisfies CommandInfo;
+
+export const Q_DELETE = {
+  name: "Q.DELETE",
+  summary: "delete a queue, its dead-letter queue and every message in them",
+  args: schema({ queue: queueName() }),
+  result: "{deleted: true} or NOT_FOUND",
+} satisfies CommandInfo;
+
+/** Internal, peer-only: questions to a partition replica that are not proposals. */
+export const Q_PARTITION = {
+  name: "Q.PARTITION",
+  summary: "internal: a partition replica's counts, or a wait until it has ready messages",
+  args: schema({
+    group: int("the partition's Raft group", { min: 1, max: 1_000_000 }),
+    lane: int("0: the queue, 1: its dead letters", { min: 0, max: 1 }),
+    waitMs: optional(int("wait up to this long for a ready message", { min: 0, max: QUEUE_WAIT_MS_MAX })),
+  }),
+  result: "{leader, ready, inflight, delayed}",
+} satisfies CommandInfo;
+
+/** A forwarded GROUP.PROPOSE carries a whole batch of produces: room for many bodies. */
+export const GROUP_PROPOSE_ARGS_BYTES_MAX = 8 * 1024 * 1024;
+
 /**
  * Internal, peer-only: propose an operation to a group this node leads and answer with its
  * result once applied. A node that serves a client's command forwards just the proposal, and
@@ -169,7 +268,7 @@ export const GROUP_PROPOSE = {
   args: schema({
     group: int("the Raft group", { min: 0, max: 1_000_000 }),
     op: str("the state machine operation", { bytesMax: 64 }),
-    args: anyValue("its arguments", { bytesMax: VALUE_BYTES_MAX + 64 * 1024 }),
+    args: anyValue("its arguments", { bytesMax: GROUP_PROPOSE_ARGS_BYTES_MAX }),
     rid: optional(str("request id for dedup", { bytesMax: RID_BYTES_MAX })),
   }),
   result: "the operation's result",
@@ -190,3 +289,4 @@ export const CORE_COMMANDS: readonly CommandInfo[] = [HELLO, PING, STATUS];
 export const KV_COMMANDS: readonly CommandInfo[] = [KV_GET, KV_SET, KV_DEL];
 export const CLUSTER_COMMANDS: readonly CommandInfo[] = [CLUSTER_ADD, CLUSTER_REMOVE, CLUSTER_TRANSFER];
 export const LOCK_COMMANDS: readonly CommandInfo[] = [LOCK_ACQUIRE, LOCK_RELEASE, LOCK_RENEW, LOCK_INFO];
+export const QUEUE_COMMANDS: readonly CommandInfo[] = [Q_PRODUCE, Q_CONSUME, Q_ACK, Q_NACK, Q_CREATE, Q_INFO, Q_DELETE];

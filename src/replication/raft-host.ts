@@ -121,6 +121,36 @@ export class RaftHost {
   }
 
   /**
+   * Stops hosting group `id` for good (its queue was deleted) and lets its storage go: the WAL
+   * marks its whole log compacted, so its segments can be deleted, and its snapshots are removed.
+   * Group ids are never reused, so nothing can ask for this group's state again.
+   */
+  removeGroup(id: GroupId): void {
+    const group = this.groups.get(id);
+    if (group !== undefined) {
+      group.stop(new SinkronError("NOT_FOUND", `group ${id} was deleted`, { group: id }));
+      this.groups.delete(id);
+    }
+    this.dropStoredGroup(id);
+  }
+
+  /** Groups with state in storage that this host does not run (yet, or any more). */
+  storedGroupIds(): GroupId[] {
+    const ids = new Set([...this.wal!.groupIds(), ...this.snapshots!.groups()]);
+    return [...ids].filter((id) => !this.groups.has(id));
+  }
+
+  private dropStoredGroup(id: GroupId): void {
+    this.recovered.delete(id);
+    const stored = this.wal!.group(id);
+    if (stored !== undefined && stored.lastIndex > stored.compactedIndex) {
+      this.wal!.markCompacted(id, stored.lastIndex, stored.lastTerm);
+      this.wal!.sync();
+    }
+    this.snapshots!.drop(id);
+  }
+
+  /**
    * What the core restarts from: the newest snapshot and the WAL's log after it. A crash after a
    * snapshot was saved but before the WAL recorded the compaction leaves the snapshot ahead of
    * the log; the compaction is finished here (Raft §7: the suffix stays only if the log holds the

@@ -6,7 +6,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { assert, assertUint } from "./assert.ts";
 import { ByteReader, ByteWriter, DecodeError } from "./bytes.ts";
-import { ensureDir, removeTempFiles, writeFileAtomic } from "./files.ts";
+import { ensureDir, fsyncDir, removeTempFiles, writeFileAtomic } from "./files.ts";
 import { plainBytes } from "./record.ts";
 import { consoleLogger, type GroupId, type Snapshot, type SnapshotMeta, type StorageLogger } from "./types.ts";
 
@@ -89,6 +89,13 @@ export class SnapshotStore {
       this.logger.error("snapshots: damaged snapshot skipped", { group, file: file.path, reason: snapshot });
     }
     return null;
+  }
+
+  /** Deletes every snapshot of a group that no longer exists (a deleted queue's partition). */
+  drop(group: GroupId): void {
+    assertUint(group, 32, "group id");
+    fs.rmSync(this.groupDir(group), { recursive: true, force: true });
+    if (this.isFsyncEnabled) fsyncDir(this.root);
   }
 
   /** Groups that have at least one snapshot file. */
