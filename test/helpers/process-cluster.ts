@@ -1,10 +1,10 @@
 // A cluster of real `sinkron node` processes on loopback, for the tests that must kill -9 a
 // node: start, kill, restart on the same data directory, and find the leader over the wire.
 import type { Subprocess } from "bun";
-import { mkdtempSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { connect, type SinkronClient } from "../../src/client/index.ts";
+import { connect, type ConnectOptions, type SinkronClient } from "../../src/client/index.ts";
 import { freePortRange } from "./ports.ts";
 
 const BIN = path.join(import.meta.dir, "../../bin/sinkron");
@@ -15,6 +15,9 @@ export class ProcessCluster {
   private readonly dataDirs = new Map<string, string>();
   private readonly ports = new Map<string, number>();
   private readonly logs = new Map<string, string[]>();
+  /** Every process ever spawned, killed ones included, so `dispose` can wait for all of them to exit. */
+  private readonly spawned: Subprocess[] = [];
+  private readonly clients = new Set<SinkronClient>();
 
   private constructor(count: number, private readonly extraArgs: string[]) {
     const base = freePortRange(count);
@@ -48,7 +51,26 @@ export class ProcessCluster {
       stderr: "pipe",
     });
     this.procs.set(id, proc);
+    this.spawned.push(proc);
     void this.collect(id, proc.stderr as ReadableStream<Uint8Array>);
+  }
+
+  /** The ids of the nodes whose processes are up (spawned and not killed since). */
+  runningIds(): string[] {
+    return this.ids.filter((id) => this.procs.has(id));
+  }
+
+  /**
+   * A client of the whole cluster that starts at `first` and fails over to the others in
+   * order, reconnecting with a short backoff; closed by `dispose`.
+   */
+  async client(first: string, options: Partial<ConnectOptions> = {}): Promise<SinkronClient> {
+    const at = this.ids.indexOf(first);
+    if (at < 0) throw new Error(`no node ${first}`);
+    const nodes = [...this.ids.slice(at), ...this.ids.slice(0, at)].map((id) => this.address(id));
+    const client = await connect({ nodes, nodeOrder: "in-order", reconnect: { backoffMsMin: 20, backoffMsMax: 200 }, ...options });
+    this.clients.add(client);
+    return client;
   }
 
   isRunning(id: string): boolean {
@@ -113,6 +135,19 @@ export class ProcessCluster {
       proc.kill("SIGKILL");
       this.procs.delete(id);
     }
+  }
+
+  /**
+   * `stop`, then closes the clients made by `client`, waits until every process ever spawned
+   * has exited (no orphan outlives the test) and removes the data directories.
+   */
+  async dispose(): Promise<void> {
+    await this.stop();
+    await Promise.all([...this.clients].map((c) => c.close().catch(() => {})));
+    this.clients.clear();
+    for (const proc of this.spawned) proc.kill("SIGKILL");
+    await Promise.all(this.spawned.map((proc) => proc.exited));
+    for (const dir of this.dataDirs.values()) rmSync(dir, { recursive: true, force: true });
   }
 
   private async collect(id: string, stream: ReadableStream<Uint8Array>): Promise<void> {
