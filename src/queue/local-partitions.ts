@@ -132,7 +132,7 @@ export class LocalPartitions {
       else this.leaderSinceMs.delete(partition.group);
     });
     // A new partition elects its preferred leader at once instead of after an election timeout.
-    if (partition.replicas[0] === selfId && group.appliedIndex === 0 && group.raft.status().term === 0) group.raft.campaign();
+    if (partition.replicas[0] === selfId && group.startedEmpty) group.raft.campaign();
     this.options.log.debug("partition replica hosted", { queue: queue.queue, partition: partition.partition, group: partition.group });
   }
 

@@ -30,6 +30,8 @@ export class RaftGroup {
   readonly fsm: StateMachine;
   appliedIndex: number;
   snapshotIndex: number;
+  /** True when this replica started with nothing in storage (a new group, or a new member). */
+  startedEmpty = false;
   role: SoftState["role"] = "follower";
   leader: NodeId | null = null;
   term = 0;

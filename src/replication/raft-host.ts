@@ -115,6 +115,7 @@ export class RaftHost {
     });
     if (restore.damage) this.options.log.warn("storage damage: this replica will not vote or lead until repaired by a leader", { group: id, ...restore.damage });
     const group = new RaftGroup(id, raft, fsm, restore.snapshot?.index ?? 0, { wake: () => this.schedule() }, this.options.log.child(`g${id}`));
+    group.startedEmpty = restore.isEmpty;
     this.groups.set(id, group);
     this.schedule();
     return group;

@@ -247,3 +247,27 @@ test("with more nodes than replicas, a node that hosts no replica of a partition
   await clients[3]!.queue.produce({ queue: "wide", body: "late" });
   expect((await waiting).map((d) => d.body)).toEqual(["late"]);
 }, 40_000);
+
+test("a new partition's preferred replica campaigns at once; leadership settles on the preferred replicas", async () => {
+  cluster = await TestCluster.start(3);
+  const client = await cluster.client("n1");
+  await client.queue.create({ queue: "pl", partitions: 6 });
+  const info = await client.queue.info({ queue: "pl" });
+  const hosts = (id: string) => (cluster!.nodes.get(id)! as unknown as { host: { group(g: number): { startedEmpty: boolean } | undefined } }).host;
+  for (const p of info.partitions) expect(hosts(p.replicas[0]!).group(p.group)?.startedEmpty).toBe(true);
+  // Leaders spread: each node prefers two of the six partitions, and leadership ends up there.
+  const preferred = new Map<string, number>();
+  for (const p of info.partitions) preferred.set(p.replicas[0]!, (preferred.get(p.replicas[0]!) ?? 0) + 1);
+  expect([...preferred.values()]).toEqual([2, 2, 2]);
+  for (const deadline = performance.now() + 15_000; ; ) {
+    const now = await client.queue.info({ queue: "pl" });
+    if (now.partitions.every((p) => p.leader === p.replicas[0])) break;
+    if (performance.now() > deadline) throw new Error(`leaders not on preferred replicas: ${JSON.stringify(now.partitions)}`);
+    await Bun.sleep(100);
+  }
+  // A restarted replica was restored from storage: it does not campaign out of turn.
+  await cluster.stopNode("n2");
+  cluster.startNode("n2");
+  await cluster.waitFor(() => (cluster!.nodes.get("n2")!.status().queues as { hostedPartitions: number }).hostedPartitions === 6, 5000, "n2 hosts its partitions");
+  for (const p of info.partitions) expect(hosts("n2").group(p.group)?.startedEmpty).toBe(false);
+}, 30_000);
