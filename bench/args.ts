@@ -1,6 +1,7 @@
 // Command-line options of `sinkron bench <workload>`, parsed into one typed, bounded value.
 // Every workload shares these flags, so `kv`, `lock`, `queue`… reuse the parser as is; a bad
 // flag is a BenchUsageError (exit 2) and never a half-configured run.
+import { DEAD_LETTER_SUFFIX, QUEUE_CONSUME_MAX_LIMIT, QUEUE_NAME_BYTES_MAX } from "../src/protocol/commands.ts";
 import { parseAddress, type Address } from "../src/util/address.ts";
 
 export class BenchUsageError extends Error {
@@ -23,14 +24,24 @@ export interface BenchOptions {
   showProgress: boolean;
   /** Key-space size of the kv workloads (keys k0..k<n-1>). */
   keys: number;
-  /** Size of the values written by the kv workloads. */
+  /** Size of the values written by the kv workloads and of the queue workloads' message bodies. */
   valueBytes: number;
+  /** The queue of the queue workloads; created with the defaults by its first produce. */
+  queue: string;
+  /** queue-consume: `max` of each Q.CONSUME. */
+  batch: number;
+  /** queue-consume: messages produced (untimed) before the run. */
+  messages: number;
 }
 
 export const KEYS_DEFAULT = 1000;
 export const KEYS_MAX = 10_000_000;
 export const VALUE_BYTES_DEFAULT = 100;
 export const VALUE_BYTES_MAX = 1024 * 1024;
+export const QUEUE_DEFAULT = "bench";
+export const BATCH_DEFAULT = 1;
+export const MESSAGES_DEFAULT = 100_000;
+export const MESSAGES_MAX = 100_000_000;
 
 export const CONNECTIONS_MAX = 10_000;
 export const PIPELINE_DEPTH_MAX = 65_536;
@@ -47,6 +58,9 @@ workloads:
   kv-get                  KV.GET over --keys keys, written first (linearizable reads)
   lock                    LOCK.ACQUIRE + LOCK.RELEASE pairs on distinct names (pairs/s = ops/s / 2)
   lock-contended          each connection acquires+releases one of --keys resources (resource-A..), waiting FIFO
+  queue-produce           Q.PRODUCE of --value-bytes bodies to --queue (messages/s = ops/s)
+  queue-consume           produces --messages first (untimed), then Q.CONSUME (max --batch) + Q.ACK of each message
+  queue-scenario          each connection: Q.PRODUCE, then Q.CONSUME (long-poll) + Q.ACK of one message (rounds/s)
 
 options:
   --target host:port      node to load (required)
@@ -59,10 +73,13 @@ options:
   --token T               the node's token, sent in HELLO
   --quiet                 no progress line
   --keys N                kv workloads: key-space size (default ${KEYS_DEFAULT})
-  --value-bytes B         kv workloads: value size in bytes (default ${VALUE_BYTES_DEFAULT})
+  --value-bytes B         kv and queue workloads: value / message body size in bytes (default ${VALUE_BYTES_DEFAULT})
+  --queue NAME            queue workloads: the queue (default ${QUEUE_DEFAULT}; a new one is created with the defaults)
+  --batch N               queue-consume: most messages per Q.CONSUME (default ${BATCH_DEFAULT}, max ${QUEUE_CONSUME_MAX_LIMIT})
+  --messages N            queue-consume: messages to produce before the run (default ${MESSAGES_DEFAULT}; 0: use what is queued)
 `;
 
-const VALUE_FLAGS = new Set(["target", "connections", "pipeline", "duration", "requests", "warmup", "json", "token", "keys", "value-bytes"]);
+const VALUE_FLAGS = new Set(["target", "connections", "pipeline", "duration", "requests", "warmup", "json", "token", "keys", "value-bytes", "queue", "batch", "messages"]);
 const BOOLEAN_FLAGS = new Set(["quiet"]);
 
 /** Parses `ping --target h:p --pipeline 64 …`; throws BenchUsageError with the reason. */
@@ -97,7 +114,18 @@ export function parseBenchArgs(argv: readonly string[]): BenchOptions {
     showProgress: !flags.has("quiet"),
     keys: parseCount("keys", flags.get("keys") ?? String(KEYS_DEFAULT), 1, KEYS_MAX),
     valueBytes: parseCount("value-bytes", flags.get("value-bytes") ?? String(VALUE_BYTES_DEFAULT), 0, VALUE_BYTES_MAX),
+    queue: parseQueueName(flags.get("queue") ?? QUEUE_DEFAULT),
+    batch: parseCount("batch", flags.get("batch") ?? String(BATCH_DEFAULT), 1, QUEUE_CONSUME_MAX_LIMIT),
+    messages: parseCount("messages", flags.get("messages") ?? String(MESSAGES_DEFAULT), 0, MESSAGES_MAX),
   };
+}
+
+/** The node would refuse every request of a run with a bad name: say so before it starts. */
+function parseQueueName(name: string): string {
+  const bytes = Buffer.byteLength(name);
+  if (bytes > QUEUE_NAME_BYTES_MAX) throw new BenchUsageError(`--queue must be at most ${QUEUE_NAME_BYTES_MAX} bytes, got ${bytes}`);
+  if (name.endsWith(DEAD_LETTER_SUFFIX)) throw new BenchUsageError(`--queue: '${name}' names a dead-letter queue, which takes no produces`);
+  return name;
 }
 
 function readFlags(argv: readonly string[]): Map<string, string> {

@@ -7,7 +7,7 @@ import { BENCH_USAGE, BenchUsageError, parseBenchArgs, type BenchOptions } from 
 import { ProgressLine, type ProgressOutput } from "./progress.ts";
 import { buildReport, formatReport, type BenchReport } from "./report.ts";
 import { runLoad } from "./runner.ts";
-import { WORKLOADS, type BenchRequest, type Workload } from "./workloads.ts";
+import { WORKLOADS, type BenchRequest, type Workload, type WorkUnit } from "./workloads.ts";
 import { connect } from "../src/client/index.ts";
 import { formatAddress } from "../src/util/address.ts";
 
@@ -56,7 +56,7 @@ export async function runBench(argv: string[], io: BenchIo = defaultIo()): Promi
       return EXIT_FAILURES;
     }
   }
-  return (await executeBench(options, spec.make, commandLineOf(argv), io)).exitCode;
+  return (await executeBench(options, spec.make, commandLineOf(argv), io, spec.unit)).exitCode;
 }
 
 /** Completes the setup requests with the client library, 256 in flight. */
@@ -72,7 +72,7 @@ async function runSetup(options: BenchOptions, requests: readonly BenchRequest[]
 }
 
 /** Runs a parsed benchmark with any workload (tests pass their own). */
-export async function executeBench(options: BenchOptions, workload: () => Workload, commandLine: string, io: BenchIo): Promise<BenchOutcome> {
+export async function executeBench(options: BenchOptions, workload: () => Workload, commandLine: string, io: BenchIo, unit?: WorkUnit): Promise<BenchOutcome> {
   const progress = options.showProgress ? new ProgressLine(io.stderr) : null;
   const interrupt = new AbortController();
   const onSigint = () => interrupt.abort();
@@ -81,7 +81,7 @@ export async function executeBench(options: BenchOptions, workload: () => Worklo
   try {
     const measured = await runLoad(options, workload, { signal, onTick: progress === null ? undefined : (tick) => progress.update(tick) });
     progress?.finish();
-    const report = buildReport(options, measured, commandLine);
+    const report = buildReport(options, measured, commandLine, unit);
     io.stdout.write(formatReport(report));
     if (options.jsonPath !== null) writeFileSync(options.jsonPath, JSON.stringify(report, null, 2) + "\n");
     const exitCode = report.interrupted ? EXIT_INTERRUPTED : report.requestsFailed > 0 ? EXIT_FAILURES : EXIT_OK;

@@ -17,8 +17,8 @@ export interface LoadSink {
   takeTicket(): boolean;
   /** True once warmup is over: requests sent from now on are counted and timed. */
   isMeasuring(): boolean;
-  /** An answer to a request sent in the measured phase. `code` is "OK" or the failure's code. */
-  recordAnswer(code: string, latencyUs: number, message: string | null): void;
+  /** An answer to a measured `command` request. `code` is "OK" or the failure's code. */
+  recordAnswer(command: string, code: string, latencyUs: number, message: string | null): void;
   /** Measured requests that will never be answered (connection lost, run drained). */
   recordLost(code: string, count: number, message: string): void;
   /** Any answer, measured or warmup: for the progress line and the stall detector. */
@@ -188,11 +188,13 @@ export class LoadConnection {
     const request = this.slotRequests[slot]!;
     if (this.slotMeasured[slot] === 1) {
       const latencyUs = (nowMs - this.slotSentMs[slot]!) * 1000;
-      if (status !== "OK") this.sink.recordAnswer(status, latencyUs, messageOf(value));
+      const command = request[0];
+      if (status !== "OK") this.sink.recordAnswer(command, status, latencyUs, messageOf(value));
       else if (this.workload.check !== undefined && !this.workload.check(request, value)) {
-        this.sink.recordAnswer("UNEXPECTED_VALUE", latencyUs, `unexpected answer to ${request[0]}: ${preview(value)}`);
-      } else this.sink.recordAnswer("OK", latencyUs, null);
+        this.sink.recordAnswer(command, "UNEXPECTED_VALUE", latencyUs, `unexpected answer to ${command}: ${preview(value)}`);
+      } else this.sink.recordAnswer(command, "OK", latencyUs, null);
     }
+    this.workload.onAnswer?.(request, status, value);
     this.slotIds[slot] = 0;
     this.slotRequests[slot] = undefined;
     this.freeSlots[this.freeCount++] = slot;

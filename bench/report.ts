@@ -6,6 +6,7 @@ import { formatAddress } from "../src/util/address.ts";
 import type { BenchOptions } from "./args.ts";
 import { summarizeLatencyUs, type LatencySummaryUs } from "./histogram.ts";
 import type { RunMeasurements } from "./runner.ts";
+import type { WorkUnit } from "./workloads.ts";
 
 export interface MachineInfo {
   cpuModel: string;
@@ -34,7 +35,11 @@ export interface BenchReport {
   errors: Record<string, { count: number; message: string | null }>;
   /** Answers (of any status) per second over the measured phase. */
   throughputOpsPerSec: number;
+  /** What the workload completes (messages, rounds, pairs): OK answers to `command`, and per second. */
+  unit: { name: string; command: string; count: number; perSec: number } | null;
   latencyUs: LatencySummaryUs;
+  /** The measured answers by command (one entry for a single-command workload). */
+  commands: Record<string, { answered: number; ok: number; throughputOpsPerSec: number; latencyUs: LatencySummaryUs }>;
   interrupted: boolean;
   commandLine: string;
   machine: MachineInfo;
@@ -54,10 +59,14 @@ export function machineInfo(): MachineInfo {
   };
 }
 
-export function buildReport(options: BenchOptions, measured: RunMeasurements, commandLine: string, now: Date = new Date()): BenchReport {
+export function buildReport(options: BenchOptions, measured: RunMeasurements, commandLine: string, unit: WorkUnit | null = null, now: Date = new Date()): BenchReport {
   const errors: BenchReport["errors"] = {};
   for (const [code, tally] of [...measured.errors].sort(([a], [b]) => a.localeCompare(b))) errors[code] = { count: tally.count, message: tally.message };
   const elapsedSec = measured.elapsedMs / 1000;
+  const perSec = (count: number) => (elapsedSec > 0 ? Math.round(count / elapsedSec) : 0);
+  const commands: BenchReport["commands"] = {};
+  for (const [command, c] of measured.commands) commands[command] = { answered: c.answered, ok: c.ok, throughputOpsPerSec: perSec(c.answered), latencyUs: summarizeLatencyUs(c.latencyUs) };
+  const unitCount = unit === null ? 0 : (measured.commands.get(unit.command)?.ok ?? 0);
   return {
     workload: options.workload,
     target: formatAddress(options.target),
@@ -72,8 +81,10 @@ export function buildReport(options: BenchOptions, measured: RunMeasurements, co
     requestsOk: measured.requestsOk,
     requestsFailed: measured.requestsAnswered - measured.requestsOk + measured.requestsLost,
     errors,
-    throughputOpsPerSec: elapsedSec > 0 ? Math.round(measured.requestsAnswered / elapsedSec) : 0,
+    throughputOpsPerSec: perSec(measured.requestsAnswered),
+    unit: unit === null ? null : { name: unit.name, command: unit.command, count: unitCount, perSec: perSec(unitCount) },
     latencyUs: summarizeLatencyUs(measured.latencyUs),
+    commands,
     interrupted: measured.interrupted,
     commandLine,
     machine: machineInfo(),
@@ -88,14 +99,27 @@ export function formatReport(report: BenchReport): string {
   const shape = `${report.connections} connection${report.connections === 1 ? "" : "s"} × pipeline ${report.pipelineDepth}`;
   lines.push(`${report.workload}  ${report.target}  ${shape}${report.interrupted ? "  (interrupted)" : ""}`);
   lines.push(`throughput  ${int.format(report.throughputOpsPerSec)} ops/s  (${int.format(report.requestsAnswered)} answers in ${(report.elapsedMs / 1000).toFixed(2)} s)`);
+  const unit = report.unit;
+  if (unit !== null) lines.push(unit.name.padEnd(12) + `${int.format(unit.perSec)} ${unit.name}/s  (${int.format(unit.count)} ${unit.command} answered OK)`);
   const codes = Object.entries(report.errors);
   if (codes.length === 0) lines.push("errors      none");
   for (const [i, [code, tally]] of codes.entries()) {
     lines.push(`${i === 0 ? "errors" : ""}`.padEnd(12) + `${code} ${int.format(tally.count)}${tally.message === null ? "" : `  (${tally.message})`}`);
   }
   const l = report.latencyUs;
-  lines.push(`latency µs  p50 ${int.format(l.p50)}  p90 ${int.format(l.p90)}  p99 ${int.format(l.p99)}  p99.9 ${int.format(l.p99_9)}  max ${int.format(l.max)}`);
+  lines.push(`latency µs  ${percentiles(l)}`);
+  const commands = Object.entries(report.commands);
+  if (commands.length > 1) {
+    const width = Math.max(...commands.map(([command]) => command.length));
+    for (const [i, [command, c]] of commands.entries()) {
+      lines.push(`${i === 0 ? "by command" : ""}`.padEnd(12) + `${command.padEnd(width)}  ${int.format(c.throughputOpsPerSec)} ops/s  ${percentiles(c.latencyUs)}`);
+    }
+  }
   const m = report.machine;
   lines.push(`machine     ${m.cpuModel}, ${m.cores} cores, bun ${m.bunVersion}, ${report.date}`);
   return lines.join("\n") + "\n";
+}
+
+function percentiles(l: LatencySummaryUs): string {
+  return `p50 ${int.format(l.p50)}  p90 ${int.format(l.p90)}  p99 ${int.format(l.p99)}  p99.9 ${int.format(l.p99_9)}  max ${int.format(l.max)}`;
 }

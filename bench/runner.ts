@@ -4,7 +4,7 @@
 // every measured request ends up exactly once as an answer (OK or by code) or as lost (an
 // interrupted run reports its last in-flight requests as neither).
 import type { Histogram } from "hdr-histogram-js";
-import { LatencyRecorder } from "./histogram.ts";
+import { createLatencyHistogram, LatencyRecorder } from "./histogram.ts";
 import { LoadConnection, type LoadSink } from "./load-connection.ts";
 import type { Workload } from "./workloads.ts";
 import type { BenchOptions } from "./args.ts";
@@ -34,8 +34,17 @@ export interface ErrorTally {
   message: string | null;
 }
 
+/** The measured answers to one command of the workload. */
+export interface CommandMeasurements {
+  answered: number;
+  ok: number;
+  latencyUs: Histogram;
+}
+
 export interface RunMeasurements {
   latencyUs: Histogram;
+  /** The same answers by command, for workloads that send several (consume and ack). */
+  commands: Map<string, CommandMeasurements>;
   /** Measured requests sent, answered (any status) and lost (never answered). */
   requestsSent: number;
   requestsAnswered: number;
@@ -55,10 +64,20 @@ const TICK_MS = 1_000;
 
 type Phase = "connect" | "warmup" | "measure" | "drain" | "done";
 
+interface CommandTally {
+  answered: number;
+  ok: number;
+  latencyUs: LatencyRecorder;
+}
+
 class LoadRun implements LoadSink {
   phase: Phase = "connect";
   readonly connections: LoadConnection[] = [];
-  readonly latencyUs = new LatencyRecorder();
+  // One recorder per command (merged for the total at the end), so a run of one command
+  // records each latency once and a mixed run keeps each command's runs of equal values.
+  readonly commands = new Map<string, CommandTally>();
+  private lastCommand: string | null = null;
+  private lastTally: CommandTally | null = null;
   readonly errors = new Map<string, ErrorTally>();
   requestsSent = 0;
   requestsAnswered = 0;
@@ -96,11 +115,39 @@ class LoadRun implements LoadSink {
     return this.phase === "measure" || this.phase === "drain";
   }
 
-  recordAnswer(code: string, latencyUs: number, message: string | null): void {
+  recordAnswer(command: string, code: string, latencyUs: number, message: string | null): void {
     this.requestsAnswered++;
-    this.latencyUs.record(latencyUs);
-    if (code === "OK") this.requestsOk++;
-    else this.tally(code, 1, message);
+    const tally = this.commandTally(command);
+    tally.answered++;
+    tally.latencyUs.record(latencyUs);
+    if (code === "OK") {
+      this.requestsOk++;
+      tally.ok++;
+    } else this.tally(code, 1, message);
+  }
+
+  /** Per-command numbers so far, with the latency histograms flushed; the total histogram merged from them. */
+  results(): { commands: Map<string, CommandMeasurements>; latencyUs: Histogram } {
+    const commands = new Map<string, CommandMeasurements>();
+    for (const [command, tally] of this.commands) {
+      tally.latencyUs.flush();
+      commands.set(command, { answered: tally.answered, ok: tally.ok, latencyUs: tally.latencyUs.histogram });
+    }
+    const histograms = [...commands.values()].map((c) => c.latencyUs);
+    if (histograms.length === 1) return { commands, latencyUs: histograms[0]! };
+    const latencyUs = createLatencyHistogram();
+    for (const histogram of histograms) latencyUs.add(histogram);
+    return { commands, latencyUs };
+  }
+
+  private commandTally(command: string): CommandTally {
+    // Requests of one workload share their command strings: one comparison in the usual case.
+    if (command === this.lastCommand) return this.lastTally!;
+    let tally = this.commands.get(command);
+    if (tally === undefined) this.commands.set(command, (tally = { answered: 0, ok: 0, latencyUs: new LatencyRecorder() }));
+    this.lastCommand = command;
+    this.lastTally = tally;
+    return tally;
   }
 
   recordLost(code: string, count: number, message: string): void {
@@ -193,10 +240,11 @@ export async function runLoad(config: RunConfig, workload: () => Workload, hooks
   clearInterval(ticker);
   for (const timer of timers) clearTimeout(timer);
   hooks.signal?.removeEventListener("abort", onAbort);
-  run.latencyUs.flush();
+  const { commands, latencyUs } = run.results();
   const endMs = run.interrupted ? performance.now() : run.lastMeasuredAnswerMs;
   return {
-    latencyUs: run.latencyUs.histogram,
+    latencyUs,
+    commands,
     requestsSent: run.requestsSent,
     requestsAnswered: run.requestsAnswered,
     requestsOk: run.requestsOk,

@@ -1,6 +1,6 @@
 // What a benchmark sends: a workload yields the next request `[command, args]` and may check
-// an OK answer. The runner owns ids, timing and I/O, so adding `kv`, `lock`, `queue`… is one
-// entry in WORKLOADS and nothing else.
+// an OK answer. The runner owns ids, timing and I/O, so adding a workload is one entry in
+// WORKLOADS and nothing else.
 import type { Args } from "../src/protocol/envelope.ts";
 import type { BenchOptions } from "./args.ts";
 import { seededRandom } from "../src/util/prng.ts";
@@ -23,6 +23,12 @@ export interface Workload {
   hasFollowUp?(): boolean;
   /** True when an OK answer's value is what the request should get; a false counts as UNEXPECTED_VALUE. */
   check?(request: BenchRequest, value: unknown): boolean;
+  /**
+   * Sees every answer (warmup, measured or follow-up; any status) before the connection asks
+   * `next()` to refill the slot: how a request that needs an earlier answer (the ack of a
+   * consumed message) gets its arguments.
+   */
+  onAnswer?(request: BenchRequest, status: string, value: unknown): void;
 }
 
 const PING_REQUEST: BenchRequest = Object.freeze(["PING", {}] as const);
@@ -35,11 +41,23 @@ export function pingWorkload(): Workload {
   };
 }
 
+/**
+ * What a workload completes besides requests, counted as the OK answers to one command: a
+ * message is done when its Q.ACK is answered, a lock pair when its LOCK.RELEASE is.
+ */
+export interface WorkUnit {
+  /** Plural, as printed: "messages", "rounds", "pairs". */
+  name: string;
+  command: string;
+}
+
 /** What a named workload needs: a factory (one workload per connection) and an optional setup. */
 export interface WorkloadSpec {
   make: () => Workload;
   /** Requests to complete before the warmup (e.g. writing the keys a read benchmark reads). */
   setup?: BenchRequest[];
+  /** Reported as `<unit>/s` next to requests/s. */
+  unit?: WorkUnit;
 }
 
 const isMap = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === "object";
@@ -114,6 +132,7 @@ function acquireReleaseLoop(name: string, nextLock: () => { lock: string; owner:
 export function lockPairsWorkload(): WorkloadSpec {
   let connection = 0;
   return {
+    unit: { name: "pairs", command: "LOCK.RELEASE" },
     make: () => {
       const prefix = `bench-${connection++}-${Math.random().toString(36).slice(2, 8)}`;
       let pair = 0;
@@ -134,10 +153,131 @@ export function lockContendedWorkload(options: BenchOptions): WorkloadSpec {
   const resources = Array.from({ length: Math.min(options.keys, 26) }, (_, i) => `resource-${String.fromCharCode(65 + i)}`);
   let connection = 0;
   return {
+    unit: { name: "pairs", command: "LOCK.RELEASE" },
     make: () => {
       const me = connection++;
       const random = seededRandom(me + 1);
       return acquireReleaseLoop("lock-contended", () => ({ lock: resources[Math.floor(random() * resources.length)]!, owner: `client-${me}` }), 30_000);
+    },
+  };
+}
+
+/** Q.PRODUCE of one constant keyless body: the request is encoded once per connection. */
+export function queueProduceWorkload(options: BenchOptions): WorkloadSpec {
+  const request: BenchRequest = Object.freeze(["Q.PRODUCE", { queue: options.queue, body: "m".repeat(options.valueBytes) }] as const);
+  return {
+    unit: { name: "messages", command: "Q.PRODUCE" },
+    make: () => ({ name: "queue-produce", next: () => request, check: (_request, answer) => isMap(answer) && typeof answer.id === "string" }),
+  };
+}
+
+/**
+ * One connection's share of consuming a queue: a Q.ACK for every message delivered to it goes
+ * out before any further Q.CONSUME, so at most pipeline × batch messages are held at once. The
+ * acks still owed when the run ends are follow-ups: a benchmark leaves no message in flight to
+ * be redelivered after its visibility timeout.
+ */
+class QueueConsumer {
+  private readonly acksOwed: string[] = [];
+  private ackAt = 0;
+
+  constructor(private readonly queue: string) {}
+
+  hasAckOwed(): boolean {
+    return this.ackAt < this.acksOwed.length;
+  }
+
+  nextAck(): BenchRequest {
+    const id = this.acksOwed[this.ackAt++]!;
+    if (this.ackAt === this.acksOwed.length) {
+      this.acksOwed.length = 0;
+      this.ackAt = 0;
+    }
+    return ["Q.ACK", { queue: this.queue, id }];
+  }
+
+  /** Takes the ids of an OK Q.CONSUME answer; the number of messages it delivered. */
+  onConsumed(status: string, value: unknown): number {
+    if (status !== "OK" || !Array.isArray(value)) return 0;
+    for (const delivery of value) if (isMap(delivery) && typeof delivery.id === "string") this.acksOwed.push(delivery.id);
+    return value.length;
+  }
+}
+
+/** An empty Q.CONSUME answer counts as UNEXPECTED_VALUE: the queue ran dry, the figure is not a consume rate. */
+function checkQueueAnswer(request: BenchRequest, answer: unknown): boolean {
+  switch (request[0]) {
+    case "Q.CONSUME":
+      return Array.isArray(answer) && answer.length > 0;
+    case "Q.ACK":
+      return isMap(answer) && answer.acked === true;
+    default:
+      return isMap(answer) && typeof answer.id === "string";
+  }
+}
+
+/**
+ * Consume + ack of a backlog: the setup produces `--messages` messages (not timed), then each
+ * connection consumes up to `--batch` at a time without waiting and acks each one.
+ * messages/s = acks answered OK per second.
+ */
+export function queueConsumeWorkload(options: BenchOptions): WorkloadSpec {
+  const produce: BenchRequest = Object.freeze(["Q.PRODUCE", { queue: options.queue, body: "m".repeat(options.valueBytes) }] as const);
+  const consume: BenchRequest = Object.freeze(["Q.CONSUME", { queue: options.queue, max: options.batch, waitMs: 0 }] as const);
+  return {
+    setup: new Array<BenchRequest>(options.messages).fill(produce),
+    unit: { name: "messages", command: "Q.ACK" },
+    make: () => {
+      const consumer = new QueueConsumer(options.queue);
+      return {
+        name: "queue-consume",
+        hasFollowUp: () => consumer.hasAckOwed(),
+        next: () => (consumer.hasAckOwed() ? consumer.nextAck() : consume),
+        check: checkQueueAnswer,
+        onAnswer: (request, status, value) => {
+          if (request[0] === "Q.CONSUME") consumer.onConsumed(status, value);
+        },
+      };
+    },
+  };
+}
+
+/** How long a queue-scenario consume long-polls: the message a client just produced may still be on its way to this node's replica. */
+export const SCENARIO_WAIT_MS = 5_000;
+
+/**
+ * The original report's queue scenario: each connection (a client, closed loop) produces a
+ * message, then consumes one (any client's, long-polling) and acks it. A round is those three
+ * requests; rounds/s = acks answered OK per second. With --pipeline above 1 a connection runs
+ * that many rounds interleaved: acks first, then the consumes its produces are owed, then a
+ * produce.
+ */
+export function queueScenarioWorkload(options: BenchOptions): WorkloadSpec {
+  const produce: BenchRequest = Object.freeze(["Q.PRODUCE", { queue: options.queue, body: "m".repeat(options.valueBytes) }] as const);
+  const consume: BenchRequest = Object.freeze(["Q.CONSUME", { queue: options.queue, max: 1, waitMs: SCENARIO_WAIT_MS }] as const);
+  return {
+    unit: { name: "rounds", command: "Q.ACK" },
+    make: () => {
+      const consumer = new QueueConsumer(options.queue);
+      let consumesOwed = 0;
+      return {
+        name: "queue-scenario",
+        hasFollowUp: () => consumer.hasAckOwed(),
+        next: () => {
+          if (consumer.hasAckOwed()) return consumer.nextAck();
+          if (consumesOwed > 0) {
+            consumesOwed--;
+            return consume;
+          }
+          consumesOwed++;
+          return produce;
+        },
+        check: checkQueueAnswer,
+        onAnswer: (request, status, value) => {
+          // A consume that got nothing (or failed) is owed again, so every round ends with an ack.
+          if (request[0] === "Q.CONSUME" && consumer.onConsumed(status, value) === 0) consumesOwed++;
+        },
+      };
     },
   };
 }
@@ -149,4 +289,7 @@ export const WORKLOADS: Readonly<Record<string, (options: BenchOptions) => Workl
   "kv-get": kvGetWorkload,
   lock: lockPairsWorkload,
   "lock-contended": lockContendedWorkload,
+  "queue-produce": queueProduceWorkload,
+  "queue-consume": queueConsumeWorkload,
+  "queue-scenario": queueScenarioWorkload,
 };

@@ -21,6 +21,9 @@ describe("parseBenchArgs", () => {
       showProgress: true,
       keys: 1000,
       valueBytes: 100,
+      queue: "bench",
+      batch: 1,
+      messages: 100_000,
     });
   });
 

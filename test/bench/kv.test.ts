@@ -46,6 +46,7 @@ test("lock: acquire/release pairs all succeed; lock-contended: every client gets
   const contended = captureIo();
   expect(await runBench(["lock-contended", "--target", cluster.address("n2"), "--connections", "10", "--requests", "200", "--warmup", "0", "--keys", "3", "--quiet"], contended)).toBe(EXIT_OK);
   expect(contended.out.join("")).toMatch(/errors\s+none/);
+  expect(contended.out.join("")).toMatch(/pairs\s+[\d,]+ pairs\/s {2}\(\d+ LOCK.RELEASE answered OK\)/);
   const client = await cluster.client("n3");
   for (const name of ["resource-A", "resource-B", "resource-C"]) expect((await client.lock.info({ name })).holders).toEqual([]);
 });

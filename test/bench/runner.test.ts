@@ -134,6 +134,22 @@ describe("failures are counted by code", () => {
     expect(report!.errors.UNKNOWN_COMMAND!.count).toBe(1000);
     expect(report!.errors.BAD_REQUEST!.count).toBe(1000);
     expect(report!.requestsFailed).toBe(2000);
+    // The same answers by command: PING's two forms share one entry.
+    expect(Object.keys(report!.commands).sort()).toEqual(["NO.SUCH", "PING"]);
+    expect(report!.commands.PING).toMatchObject({ answered: 2000, ok: 1000 });
+    expect(report!.commands["NO.SUCH"]).toMatchObject({ answered: 1000, ok: 0 });
+    expect(report!.commands.PING!.latencyUs.p50).toBeGreaterThan(0);
+  });
+
+  test("a unit counts the OK answers of its command", async () => {
+    const requests: BenchRequest[] = [["PING", {}], ["NO.SUCH", {}]];
+    let n = 0;
+    const options = parseBenchArgs(["mixed", ...target(), "--pipeline", "8", "--requests", "400"]);
+    const io = captureIo();
+    const { report } = await executeBench(options, () => ({ name: "mixed", next: () => requests[n++ % 2]! }), "test", io, { name: "pongs", command: "PING" });
+    expect(report!.unit).toMatchObject({ name: "pongs", command: "PING", count: 200 });
+    expect(io.out.join("")).toMatch(/pongs\s+[\d,]+ pongs\/s {2}\(200 PING answered OK\)/);
+    expect(io.out.join("")).toMatch(/by command {2}(PING|NO\.SUCH) +[\d,]+ ops\/s {2}p50 .*\n {12}(PING|NO\.SUCH) +[\d,]+ ops\/s/);
   });
 
   test("an OK answer the workload's check refuses is UNEXPECTED_VALUE", async () => {

@@ -14,27 +14,6 @@ const planned = (name: string, summary: string, args: ArgDoc[], result: string):
 
 /** PROTOCOL.md §10 commands not (yet) in the catalog; the catalog wins when both have one. */
 const PLANNED: readonly CommandDoc[] = [
-  planned("Q.PRODUCE", "add a message to a queue", [
-    req("queue", "string", "the queue; created with defaults on first use"),
-    req("body", "string or binary", "the message"),
-    opt("key", "string", "messages with one key go to one partition and keep their order"),
-  ], "{id}"),
-  planned("Q.CONSUME", "take messages, long-polling", [
-    req("queue", "string", "the queue"),
-    opt("max", "integer >= 1", "most messages to return"),
-    opt("waitMs", "integer >= 0", "how long to wait when no message is ready"),
-    opt("visibilityMs", "integer > 0", "redeliver when not acked within this"),
-  ], "array of {id, body, key, deliveries} (empty when nothing came in waitMs)"),
-  planned("Q.ACK", "acknowledge a delivered message", [req("queue", "string", "the queue"), req("id", "string", "the message id")], "{acked: true} or NOT_FOUND"),
-  planned("Q.NACK", "give a message back for redelivery", [req("queue", "string", "the queue"), req("id", "string", "the message id"), opt("delayMs", "integer >= 0", "make it ready again after this")], "{requeued: true} or NOT_FOUND"),
-  planned("Q.CREATE", "create a queue with explicit settings", [
-    req("queue", "string", "the queue"),
-    opt("partitions", "integer >= 1", "default: 2 per node"),
-    opt("replicas", "integer >= 1", "default: 3, or fewer in a smaller cluster"),
-    opt("maxDeliveries", "integer >= 1", "then the message moves to <queue>.dead"),
-  ], "TBD by the queue service"),
-  planned("Q.INFO", "a queue's partitions and counts", [req("queue", "string", "the queue")], "{queue, partitions, ready, inflight, deadLettered}"),
-  planned("Q.DELETE", "delete a queue", [req("queue", "string", "the queue")], "TBD by the queue service"),
   planned("KV.GET", "linearizable read of a key", [req("key", "string", "the key")], "{value, revision} or NOT_FOUND"),
   planned("KV.SET", "write a key", [req("key", "string", "the key"), req("value", "any value", "nested maps and arrays allowed")], "{revision}"),
   planned("KV.DEL", "delete a key", [req("key", "string", "the key")], "{deleted}"),

@@ -5,6 +5,7 @@ import { createInterface } from "node:readline";
 import type { SinkronClient } from "../../client/index.ts";
 import { formatHuman } from "./format.ts";
 import { formatLockAnswer } from "./format-lock.ts";
+import { formatQueueAnswer } from "./format-queue.ts";
 import { commandDocs, complete, formatCommandHelp, formatCommandList } from "./help.ts";
 import { HISTORY_LINES_MAX, type History } from "./history.ts";
 import { send } from "./session.ts";
@@ -90,7 +91,8 @@ export async function runInteractive(client: SinkronClient, io: InteractiveIo, h
         const outcomes = await Promise.all(input.commands.map((command) => send(client, command)));
         outcomes.forEach((outcome, i) => {
           const prefix = outcomes.length > 1 ? `${i + 1}) ${input.commands[i]!.command} ` : "";
-          print(prefix + (formatLockAnswer(input.commands[i]!.command, outcome) ?? formatHuman(outcome)));
+          const command = input.commands[i]!.command;
+          print(prefix + (formatLockAnswer(command, outcome) ?? formatQueueAnswer(command, outcome) ?? formatHuman(outcome)));
         });
         break;
       }
