@@ -89,7 +89,10 @@ export class RaftGroup {
     if (this.stoppedError !== null) return Promise.reject(this.stoppedError);
     if (!result.ok) {
       if (result.code === "NOT_LEADER") return Promise.reject(notLeader(this.id, result.leader));
-      return Promise.reject(new SinkronError(result.code, result.message));
+      // UNAVAILABLE (a leader transfer under way, the uncommitted backlog full) refuses before
+      // anything is appended: the command did not take effect and may be sent again.
+      const details = result.code === "UNAVAILABLE" ? { group: this.id, retryable: true } : { group: this.id };
+      return Promise.reject(new SinkronError(result.code, result.message, details));
     }
     this.hooks.wake();
     // A waiter still at this index belongs to an entry of an older term that a new leader's

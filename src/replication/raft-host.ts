@@ -65,6 +65,8 @@ export class RaftHost {
   private recovered = new Map<GroupId, RecoveredGroup>();
   private tickTimer: ReturnType<typeof setInterval> | null = null;
   private loopScheduled = false;
+  /** The WAL sync of the running ready loop (or of a tick's commit), while the disk works. */
+  private persisting: Promise<void> | null = null;
   private stopped = false;
   /** A commit-only hard state is buffered in the WAL, not yet synced (see persist). */
   private isCommitSyncPending = false;
@@ -144,10 +146,9 @@ export class RaftHost {
   private dropStoredGroup(id: GroupId): void {
     this.recovered.delete(id);
     const stored = this.wal!.group(id);
-    if (stored !== undefined && stored.lastIndex > stored.compactedIndex) {
-      this.wal!.markCompacted(id, stored.lastIndex, stored.lastTerm);
-      this.wal!.sync();
-    }
+    // Buffered: it rides with the next sync. Until then a restart finds the group's log again
+    // and drops it again (the catalog no longer lists it).
+    if (stored !== undefined && stored.lastIndex > stored.compactedIndex) this.wal!.markCompacted(id, stored.lastIndex, stored.lastTerm);
     this.snapshots!.drop(id);
   }
 
@@ -175,7 +176,9 @@ export class RaftHost {
       const at = entries.find((e) => e.index === snapshot.index);
       entries = at !== undefined && at.term === snapshot.term ? entries.filter((e) => e.index > snapshot.index) : [];
       this.wal!.markCompacted(id, snapshot.index, snapshot.term);
-      this.wal!.sync();
+      // Made durable now at start-up; a group created while the node runs lets it ride with the
+      // next loop's sync (until then a restart would just finish this compaction again).
+      if (!this.wal!.isSyncInFlight) this.wal!.sync();
     } else if (snapshot !== null) {
       entries = entries.filter((e) => e.index > snapshot.index);
     }
@@ -212,10 +215,15 @@ export class RaftHost {
    * and recovery starts from what is durable.
    */
   private fatal(error: unknown): never {
+    this.failStop(error);
+    throw error;
+  }
+
+  /** fatal() for a promise callback: nothing up the stack could catch a rethrow. */
+  private failStop(error: unknown): void {
     this.stopped = true;
     this.options.log.error("fatal: stopping the node", { error: error as Error, stack: (error as Error)?.stack });
     (this.options.onFatal ?? defaultOnFatal)(error);
-    throw error;
   }
 
   stats(): RaftHostStats & { wal: ReturnType<Wal["stats"]> | null } {
@@ -227,6 +235,7 @@ export class RaftHost {
     if (this.tickTimer) clearInterval(this.tickTimer);
     const error = new SinkronError("UNAVAILABLE", "the node is shutting down");
     for (const group of this.groups.values()) group.stop(error);
+    await this.persisting?.catch(() => {});
     this.wal?.close();
     this.lock?.release();
   }
@@ -250,6 +259,9 @@ export class RaftHost {
   }
 
   private runReadyOnce(): void {
+    // One loop at a time: while a loop's fsync is in flight, messages, proposals and ticks keep
+    // entering the cores (the Ready contract allows it) and leave with the next loop.
+    if (this.persisting !== null) return;
     const batch: [RaftGroup, Ready][] = [];
     for (const group of this.groups.values()) if (group.raft.hasReady()) batch.push([group, group.raft.ready()]);
     if (batch.length === 0) return;
@@ -257,7 +269,33 @@ export class RaftHost {
     // Thesis §10.2.1 (safety argued at isSendableBeforePersist): a leader's Appends go out first,
     // so the followers' writes overlap ours; whatever acknowledges state waits for the fsync.
     this.sendMessages(batch, true);
-    this.persist(batch);
+    if (!this.persist(batch)) {
+      this.finishReady(batch);
+      return;
+    }
+    // The fsync runs off the event loop: the sockets keep being read meanwhile, so the next
+    // loop's batch grows while the disk works (group commit across loops).
+    this.isCommitSyncPending = false;
+    this.persisting = this.wal!.syncAsync().then(
+      () => {
+        this.persisting = null;
+        this.counters.syncs++;
+        if (this.stopped) return;
+        try {
+          this.finishReady(batch);
+        } catch (error) {
+          this.failStop(error);
+        }
+      },
+      (error: unknown) => {
+        this.persisting = null;
+        this.failStop(error);
+      },
+    );
+  }
+
+  /** After the loop's writes are durable: send what acknowledges them, apply, advance. */
+  private finishReady(batch: [RaftGroup, Ready][]): void {
     this.sendMessages(batch, false);
     for (const [group, rd] of batch) this.applyReady(group, rd);
     for (const [group, rd] of batch) group.raft.advance(rd);
@@ -282,7 +320,8 @@ export class RaftHost {
     this.options.send(messages);
   }
 
-  private persist(batch: [RaftGroup, Ready][]): void {
+  /** Buffers the batch's writes in the WAL; true when they need a sync before anything is acknowledged. */
+  private persist(batch: [RaftGroup, Ready][]): boolean {
     const wal = this.wal!;
     let mustSync = false;
     for (const [group, rd] of batch) {
@@ -312,23 +351,25 @@ export class RaftHost {
         mustSync = true;
       }
     }
-    if (mustSync) this.sync();
-  }
-
-  private sync(): void {
-    this.wal!.sync();
-    this.counters.syncs++;
-    this.isCommitSyncPending = false;
+    return mustSync;
   }
 
   /** Once a tick: a buffered commit-only hard state reaches the disk within tickMs. */
   private syncPendingCommit(): void {
-    if (!this.isCommitSyncPending || this.stopped) return;
-    try {
-      this.sync();
-    } catch (error) {
-      this.fatal(error);
-    }
+    // A sync in flight will be followed by a loop that writes it, or by the next tick.
+    if (!this.isCommitSyncPending || this.stopped || this.persisting !== null) return;
+    this.isCommitSyncPending = false;
+    this.persisting = this.wal!.syncAsync().then(
+      () => {
+        this.persisting = null;
+        this.counters.syncs++;
+        this.schedule();
+      },
+      (error: unknown) => {
+        this.persisting = null;
+        this.failStop(error);
+      },
+    );
   }
 
   private applyReady(group: RaftGroup, rd: Ready): void {

@@ -33,6 +33,20 @@ const HARD_STATE_RECORD_BYTES = RECORD_HEADER_BYTES + 1 + 4 + 8 + 8 + 2;
 /** Preallocation writes zeros in chunks of this size (async, off the sync path). */
 const PREALLOCATE_CHUNK_BYTES = 1024 * 1024;
 
+/** What a sync wrote, for the bookkeeping once it is durable. */
+interface PendingWrite {
+  /** The segment written to (a rotation inside this sync switched to it). */
+  fd: number;
+  startedMs: number;
+  /** Each group's compaction point as written by this sync; null when no segment can be deleted. */
+  compactedIndexes: ReadonlyMap<GroupId, number> | null;
+}
+
+/** fdatasync on libuv's thread pool: the event loop goes on while the disk works. */
+function fdatasyncOffThread(fd: number): Promise<void> {
+  return new Promise((resolve, reject) => fs.fdatasync(fd, (error) => (error ? reject(error) : resolve())));
+}
+
 /** The next segment being zero-filled as `NNN.log.tmp`; renamed into place at rotation once ready. */
 interface Preallocation {
   seq: number;
@@ -97,6 +111,7 @@ export class Wal {
   private fd: number;
   private failure: Error | null = null;
   private isClosed = false;
+  private syncInFlight = false;
   private pendingRecords = 0;
   private pendingEntries = 0;
   private readonly counters = {
@@ -216,10 +231,50 @@ export class Wal {
 
   // ------------------------------------------------------------ sync
 
-  /** Write everything buffered (one writev) and make it durable (one fdatasync). */
+  /** Write everything buffered (one writev) and make it durable (one fdatasync), blocking. */
   sync(): void {
+    const written = this.writePending();
+    if (written === null) return;
+    try {
+      if (this.config.isFsyncEnabled) fs.fdatasyncSync(written.fd);
+    } catch (error) {
+      this.fail(error instanceof Error ? error : new Error(String(error)));
+    }
+    this.finishSync(written);
+  }
+
+  /**
+   * Like sync(), but the fdatasync runs on a worker thread, so the event loop keeps reading
+   * sockets (and buffering the next batch) while the disk works. Everything buffered before the
+   * call is durable when the promise resolves. No other sync may start before it settles: the
+   * host runs one at a time (calls made meanwhile buffer for the next one).
+   */
+  async syncAsync(): Promise<void> {
+    const written = this.writePending();
+    if (written === null) return;
+    if (this.config.isFsyncEnabled) {
+      this.syncInFlight = true;
+      try {
+        await fdatasyncOffThread(written.fd);
+      } catch (error) {
+        this.fail(error instanceof Error ? error : new Error(String(error)));
+      } finally {
+        this.syncInFlight = false;
+      }
+    }
+    this.finishSync(written);
+  }
+
+  /** An async sync is waiting for the disk (the caller must not sync again before it settles). */
+  get isSyncInFlight(): boolean {
+    return this.syncInFlight;
+  }
+
+  /** Writes the buffer (and a rotation's checkpoint) to the page cache; null when nothing was buffered. */
+  private writePending(): PendingWrite | null {
     this.checkUsable();
-    if (this.pending.length === 0 && this.pendingHardStates.size === 0) return;
+    assert(!this.syncInFlight, "wal: a sync was started while another one is waiting for the disk");
+    if (this.pending.length === 0 && this.pendingHardStates.size === 0) return null;
     const startedMs = performance.now();
     this.checkCommitsHeld();
     for (const [group, hardState] of this.pendingHardStates) encodeHardState(this.pending, group, hardState);
@@ -233,10 +288,8 @@ export class Wal {
       }
       chunks.push(this.pending.bytes());
       const writtenBytes = writeAll(this.fd, chunks, this.active.sizeBytes);
-      if (this.config.isFsyncEnabled) {
-        fs.fdatasyncSync(this.fd);
-        if (isNewSegment) fsyncDir(this.walDir);
-      }
+      // The directory entry of a new segment is made durable here, before its data's fdatasync.
+      if (isNewSegment && this.config.isFsyncEnabled) fsyncDir(this.walDir);
       this.active.sizeBytes += writtenBytes;
       this.counters.bytesWritten += writtenBytes;
     } catch (error) {
@@ -256,10 +309,21 @@ export class Wal {
     this.counters.entriesWritten += this.pendingEntries;
     this.pendingRecords = 0;
     this.pendingEntries = 0;
-    this.deleteObsoleteSegments();
+    // Encoded now, while the groups' state is exactly what is written (nothing buffered yet):
+    // calls made while the disk works buffer records that must follow the checkpoint, not be in it.
     if (this.active.sizeBytes >= this.config.segmentBytesMax) this.nextCheckpoint = this.encodeCheckpoint();
+    // Likewise the compaction points this write makes durable (only needed when a segment may go).
+    const compactedIndexes = this.segments.length > 1 ? new Map([...this.groups].map(([group, log]) => [group, log.compactedIndex])) : null;
+    return { fd: this.fd, startedMs, compactedIndexes };
+  }
+
+  /** After the fdatasync: what depends on the written records being durable. */
+  private finishSync(written: PendingWrite): void {
+    // Compaction marks written by this sync are durable now: old segments may go (by those marks
+    // only: one buffered while the disk worked is not durable yet).
+    if (written.compactedIndexes !== null) this.deleteObsoleteSegments(written.compactedIndexes);
     this.startPreallocation();
-    const elapsedMs = performance.now() - startedMs;
+    const elapsedMs = performance.now() - written.startedMs;
     this.counters.syncs++;
     this.counters.syncMsTotal += elapsedMs;
     if (elapsedMs > this.counters.syncMsMax) this.counters.syncMsMax = elapsedMs;
@@ -392,11 +456,11 @@ export class Wal {
    * Delete the oldest segments whose every entry is compacted (or overwritten). Only the oldest go,
    * each unlink made durable before the next, so a crash never leaves a gap in the sequence.
    */
-  private deleteObsoleteSegments(): void {
+  private deleteObsoleteSegments(compactedIndexes: ReadonlyMap<GroupId, number>): void {
     while (this.segments.length > 1) {
       const oldest = this.segments[0]!;
       for (const [group, maxIndex] of oldest.maxIndexByGroup) {
-        if (maxIndex > (this.groups.get(group)?.compactedIndex ?? 0)) return;
+        if (maxIndex > (compactedIndexes.get(group) ?? 0)) return;
       }
       try {
         fs.rmSync(oldest.path, { force: true });
@@ -446,6 +510,7 @@ export class Wal {
   /** Syncs what is buffered (unless the WAL failed), then releases the file. Idempotent. */
   close(): void {
     if (this.isClosed) return;
+    assert(!this.syncInFlight, "wal: close() while a sync is waiting for the disk; await it first");
     try {
       if (this.failure === null) this.sync();
     } finally {

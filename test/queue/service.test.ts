@@ -254,6 +254,7 @@ test("a new partition's preferred replica campaigns at once; leadership settles 
   await client.queue.create({ queue: "pl", partitions: 6 });
   const info = await client.queue.info({ queue: "pl" });
   const hosts = (id: string) => (cluster!.nodes.get(id)! as unknown as { host: { group(g: number): { startedEmpty: boolean } | undefined } }).host;
+  await cluster.waitFor(() => [...cluster!.nodes.values()].every((n) => (n.status().queues as { hostedPartitions: number }).hostedPartitions === 6), 5000, "every node hosts its partitions");
   for (const p of info.partitions) expect(hosts(p.replicas[0]!).group(p.group)?.startedEmpty).toBe(true);
   // Leaders spread: each node prefers two of the six partitions, and leadership ends up there.
   const preferred = new Map<string, number>();

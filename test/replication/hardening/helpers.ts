@@ -35,7 +35,12 @@ export function makeHost(dataDir: string, nodeId = "n1", sent: Message[] = [], s
   });
 }
 
-/** Runs the host's ready loop synchronously (what setImmediate would do); throws what it throws. */
-export function runReady(host: RaftHost): void {
-  (host as unknown as { runReady(): void }).runReady();
+/**
+ * Runs the host's ready loop once (what setImmediate would do) and waits for its WAL sync and
+ * the rest of the loop; throws what the loop's synchronous part throws.
+ */
+export async function runReady(host: RaftHost): Promise<void> {
+  const inner = host as unknown as { runReady(): void; persisting: Promise<void> | null };
+  inner.runReady();
+  await inner.persisting;
 }

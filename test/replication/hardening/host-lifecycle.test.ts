@@ -24,7 +24,7 @@ test("a proposal made after stop() is refused, not left pending forever", async 
   host.open();
   const group = host.createGroup(0, ["n1"], makeFsm().fsm);
   group.raft.campaign();
-  for (let i = 0; i < 10 && !group.isLeader; i++) runReady(host);
+  for (let i = 0; i < 10 && !group.isLeader; i++) await runReady(host);
   expect(group.isLeader).toBe(true);
   await host.stop();
   // What LeaderRouter.run does for a request still in flight when the node stops (group.isLeader stays true).

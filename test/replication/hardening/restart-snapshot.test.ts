@@ -9,7 +9,7 @@ import { makeFsm, makeHost, runReady, tempDir } from "./helpers.ts";
 const config = { voters: ["n1", "n2", "n3"], learners: [] };
 const entry = (index: number, term: number) => ({ index, term, type: "normal" as const, data: encodeValue(["kv.set", { key: `k${index}`, value: index }, null]) });
 
-test("kill -9 between saving a received snapshot and the WAL sync: the node restarts and runs", () => {
+test("kill -9 between saving a received snapshot and the WAL sync: the node restarts and runs", async () => {
   const dir = tempDir("snap-ahead");
   // Before: the follower's WAL holds 1..3, commit 3.
   {
@@ -24,11 +24,13 @@ test("kill -9 between saving a received snapshot and the WAL sync: the node rest
   const { fsm: donor } = makeFsm();
   openSnapshotStore({ dir, fsync: false }).save(0, { index: 10, term: 2, config }, encodeValue(donor.snapshot()));
 
-  const host = makeHost(dir);
+  const fatal: unknown[] = [];
+  const host = makeHost(dir, "n1", [], 1_000_000, (error) => fatal.push(error));
   host.open();
   host.createGroup(0, ["n1", "n2", "n3"], makeFsm().fsm);
   // The first ready loop after restart persists hardState.commit = 10 over a WAL whose last index is 3.
-  expect(() => runReady(host)).not.toThrow();
+  await runReady(host);
+  expect(fatal).toEqual([]);
 });
 
 test("newest snapshot damaged (older one loaded, below the compaction point): the node refuses to start and says how to rebuild it", () => {

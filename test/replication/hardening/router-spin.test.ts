@@ -18,7 +18,7 @@ test("a write arriving between the core's step-down and the next ready loop does
   host.open();
   const group = host.createGroup(0, ["n1"], makeFsm().fsm);
   group.raft.campaign();
-  for (let i = 0; i < 10 && !group.isLeader; i++) runReady(host);
+  for (let i = 0; i < 10 && !group.isLeader; i++) await runReady(host);
   expect(group.isLeader).toBe(true);
 
   // A higher-term message makes the core a follower; RaftGroup.role changes only at the next ready loop.
