@@ -45,6 +45,7 @@ export const NODE_OPTIONS = {
   electionTicks: opt({ flag: "election-ticks", env: "SINKRON_ELECTION_TICKS", doc: "election timeout, drawn from [n, 2n) ticks", defaultText: "15", parse: integer(2, 10_000) }),
   heartbeatTicks: opt({ flag: "heartbeat-ticks", env: "SINKRON_HEARTBEAT_TICKS", doc: "leader heartbeat interval in ticks (less than --election-ticks)", defaultText: "3", parse: integer(1, 10_000) }),
   snapshotEntries: opt({ flag: "snapshot-entries", env: "SINKRON_SNAPSHOT_ENTRIES", doc: "applied entries between snapshots (bounds the log)", defaultText: "20000", parse: integer(1, 100_000_000) }),
+  snapshotLogBytes: opt({ flag: "snapshot-log-bytes", env: "SINKRON_SNAPSHOT_LOG_BYTES", doc: "applied log bytes between snapshots, or twice the last snapshot if larger (bounds the log's memory)", defaultText: "64MiB", parse: sizeBytes }),
   segmentBytesMax: opt({ flag: "segment-bytes-max", env: "SINKRON_SEGMENT_BYTES_MAX", doc: "size at which a WAL segment rotates", defaultText: "64MiB", parse: sizeBytes }),
   unsafeNoFsync: opt({ flag: "unsafe-no-fsync", env: "SINKRON_UNSAFE_NO_FSYNC", doc: "skip fsync: faster, and a crash may lose acknowledged writes (STATUS says so)", defaultText: "off", isSwitch: true, parse: flagOn }),
   join: opt({ flag: "join", env: "SINKRON_JOIN", doc: "start empty and wait to be added with CLUSTER.ADD", defaultText: "off", isSwitch: true, parse: flagOn }),
@@ -53,6 +54,7 @@ export const NODE_OPTIONS = {
   queueBatchItemsMax: opt({ flag: "queue-batch-items-max", env: "SINKRON_QUEUE_BATCH_ITEMS_MAX", doc: "queue requests merged into one log entry of a partition", defaultText: String(queueLimits.batchItemsMax), parse: integer(1, 1_000_000) }),
   queueBatchBytesMax: opt({ flag: "queue-batch-bytes-max", env: "SINKRON_QUEUE_BATCH_BYTES_MAX", doc: "message bytes merged into one log entry of a partition", defaultText: "1MiB", parse: sizeBytes }),
   queueBacklogMax: opt({ flag: "queue-backlog-max", env: "SINKRON_QUEUE_BACKLOG_MAX", doc: "queue requests waiting on a node for one partition's next batch; beyond, UNAVAILABLE", defaultText: String(queueLimits.backlogMax), parse: integer(1, 100_000_000) }),
+  queueBatchesInFlightMax: opt({ flag: "queue-batches-in-flight-max", env: "SINKRON_QUEUE_BATCHES_IN_FLIGHT_MAX", doc: "batches of keyless produces, consumes or acks a node has in flight to one partition (keyed produces: 1)", defaultText: String(queueLimits.batchesInFlightMax), parse: integer(1, 1024) }),
   queueWaitersMax: opt({ flag: "queue-waiters-max", env: "SINKRON_QUEUE_WAITERS_MAX", doc: "Q.CONSUME long-polls waiting on a node at once; beyond, UNAVAILABLE", defaultText: String(queueLimits.waitersMax), parse: integer(1, 10_000_000) }),
   logLevel: opt({ flag: "log-level", env: "SINKRON_LOG_LEVEL", doc: "debug, info, warn or error", defaultText: "info", parse: (s) => {
     if (!["debug", "info", "warn", "error"].includes(s)) throw new Error(`expected debug, info, warn or error, got '${s}'`);
@@ -91,6 +93,7 @@ export function parseNodeConfig(argv: string[], env: Record<string, string | und
   if (values.heartbeatTicks !== undefined) raft.heartbeatTicks = values.heartbeatTicks;
   if ((raft.heartbeatTicks ?? 3) >= (raft.electionTicks ?? 15)) throw new UsageError("--heartbeat-ticks must be less than --election-ticks");
   if (values.snapshotEntries !== undefined) raft.snapshotEntries = values.snapshotEntries;
+  if (values.snapshotLogBytes !== undefined) raft.snapshotLogBytes = values.snapshotLogBytes;
   if (values.segmentBytesMax !== undefined) {
     if (values.segmentBytesMax < 64 * 1024) throw new UsageError("--segment-bytes-max must be at least 64KiB");
     raft.segmentBytesMax = values.segmentBytesMax;
@@ -103,6 +106,7 @@ export function parseNodeConfig(argv: string[], env: Record<string, string | und
   if (values.queueBatchItemsMax !== undefined) queue.batchItemsMax = values.queueBatchItemsMax;
   if (values.queueBatchBytesMax !== undefined) queue.batchBytesMax = values.queueBatchBytesMax;
   if (values.queueBacklogMax !== undefined) queue.backlogMax = values.queueBacklogMax;
+  if (values.queueBatchesInFlightMax !== undefined) queue.batchesInFlightMax = values.queueBatchesInFlightMax;
   if (values.queueWaitersMax !== undefined) queue.waitersMax = values.queueWaitersMax;
   return {
     queue,

@@ -32,6 +32,8 @@ export interface RaftSettings extends RaftTiming {
   fsync: boolean;
   /** Applied entries between snapshots of a group's state machine. */
   snapshotEntries: number;
+  /** Applied log bytes between snapshots (or twice the last snapshot, if larger). */
+  snapshotLogBytes: number;
   segmentBytesMax: number;
   /** Start with no configuration and wait to be added with CLUSTER.ADD (a new member). */
   join: boolean;

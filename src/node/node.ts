@@ -5,7 +5,7 @@ import { NodeServer, type ConnectionSummary } from "../server/server.ts";
 import { DEFAULT_SERVER_LIMITS } from "../server/limits.ts";
 import { CommandRegistry } from "../server/registry.ts";
 import { createLogger, type Logger } from "../util/log.ts";
-import { RaftHost, DEFAULT_RAFT_TIMING, SNAPSHOT_ENTRIES_DEFAULT } from "../replication/raft-host.ts";
+import { RaftHost, DEFAULT_RAFT_TIMING, SNAPSHOT_ENTRIES_DEFAULT, SNAPSHOT_LOG_BYTES_DEFAULT } from "../replication/raft-host.ts";
 import { CompositeStateMachine } from "../replication/state-machine-composite.ts";
 import { LeaderRouter } from "../replication/leader-router.ts";
 import { registerGroupProposeCommand } from "../replication/group-propose-command.ts";
@@ -30,6 +30,7 @@ export const DEFAULT_RAFT_SETTINGS: Readonly<RaftSettings> = {
   ...DEFAULT_RAFT_TIMING,
   fsync: true,
   snapshotEntries: SNAPSHOT_ENTRIES_DEFAULT,
+  snapshotLogBytes: SNAPSHOT_LOG_BYTES_DEFAULT,
   segmentBytesMax: 64 * 1024 * 1024,
   join: false,
 };
@@ -85,6 +86,7 @@ export class SinkronNode {
       segmentBytesMax: this.raftSettings.segmentBytesMax,
       timing: this.raftSettings,
       snapshotEntries: this.raftSettings.snapshotEntries,
+      snapshotLogBytes: this.raftSettings.snapshotLogBytes,
       log: log.child("raft"),
       send: (messages) => this.transport.send(messages),
     });

@@ -1,8 +1,9 @@
 // Merges the requests that reach one partition from many connections into few proposals: items
-// added while a batch is in flight wait and leave together as the next batch, so under load the
-// batches grow instead of the number of log entries (group commit, one level up). One batch in
-// flight per key also keeps a connection's pipelined produces in the order it sent them, even
-// when a batch must be retried on a new leader.
+// added while batches are in flight wait and leave together as the next batch, so under load the
+// batches grow instead of the number of log entries (group commit, one level up). With one batch
+// in flight per key, a connection's pipelined requests also keep the order it sent them, even
+// when a batch must be retried on a new leader; where order does not matter, a few batches in
+// flight hide the round trip.
 import { SinkronError } from "../protocol/errors.ts";
 
 export interface BatchLimits {
@@ -12,6 +13,8 @@ export interface BatchLimits {
   weightMax: number;
   /** Items waiting per key, in flight not counted; beyond it add() refuses. */
   backlogMax: number;
+  /** Batches of one key in flight at once (1 keeps the order items were added in). */
+  inFlightMax: number;
 }
 
 interface Waiting<I, R> {
@@ -24,7 +27,7 @@ interface Waiting<I, R> {
 interface Lane<I, R> {
   waiting: Waiting<I, R>[];
   head: number;
-  inFlight: boolean;
+  inFlight: number;
   scheduled: boolean;
 }
 
@@ -40,7 +43,7 @@ export class KeyedBatcher<K, I, R> {
   add(key: K, item: I, weight = 1): Promise<R> {
     let lane = this.lanes.get(key);
     if (lane === undefined) {
-      lane = { waiting: [], head: 0, inFlight: false, scheduled: false };
+      lane = { waiting: [], head: 0, inFlight: 0, scheduled: false };
       this.lanes.set(key, lane);
     }
     if (lane.waiting.length - lane.head >= this.limits.backlogMax) {
@@ -58,11 +61,11 @@ export class KeyedBatcher<K, I, R> {
     for (let i = lane.head; i < lane.waiting.length; i++) lane.waiting[i]!.reject(error);
     lane.waiting = [];
     lane.head = 0;
-    if (!lane.inFlight) this.lanes.delete(key);
+    if (lane.inFlight === 0) this.lanes.delete(key);
   }
 
   private schedule(key: K, lane: Lane<I, R>): void {
-    if (lane.inFlight || lane.scheduled) return;
+    if (lane.inFlight >= this.limits.inFlightMax || lane.scheduled) return;
     lane.scheduled = true;
     // End of this event-loop turn: every connection's requests read in this turn join the batch.
     setImmediate(() => {
@@ -72,8 +75,8 @@ export class KeyedBatcher<K, I, R> {
   }
 
   private run(key: K, lane: Lane<I, R>): void {
-    if (lane.inFlight || lane.head >= lane.waiting.length) {
-      if (!lane.inFlight && lane.head >= lane.waiting.length) this.lanes.delete(key);
+    if (lane.inFlight >= this.limits.inFlightMax || lane.head >= lane.waiting.length) {
+      if (lane.inFlight === 0 && lane.head >= lane.waiting.length) this.lanes.delete(key);
       return;
     }
     let end = lane.head;
@@ -90,7 +93,7 @@ export class KeyedBatcher<K, I, R> {
       lane.waiting = lane.waiting.slice(lane.head);
       lane.head = 0;
     }
-    lane.inFlight = true;
+    lane.inFlight++;
     this.flush(key, batch.map((w) => w.item)).then(
       (results) => {
         for (let i = 0; i < batch.length; i++) batch[i]!.resolve(results[i]!);
@@ -99,10 +102,10 @@ export class KeyedBatcher<K, I, R> {
         for (const w of batch) w.reject(error);
       },
     ).finally(() => {
-      lane.inFlight = false;
+      lane.inFlight--;
       if (this.lanes.get(key) !== lane) return;
       if (lane.head < lane.waiting.length) this.run(key, lane);
-      else this.lanes.delete(key);
+      else if (lane.inFlight === 0) this.lanes.delete(key);
     });
   }
 }

@@ -11,6 +11,11 @@ export interface QueueLimits {
   batchBytesMax: number;
   /** Requests waiting on this node for one partition's next batch; beyond: UNAVAILABLE. */
   backlogMax: number;
+  /**
+   * Batches of keyless produces, consumes or acks a node has in flight to one partition (keyed
+   * produces keep one, so their order holds even across a retry on a new leader).
+   */
+  batchesInFlightMax: number;
   /** Q.CONSUME calls long-polling on this node at once; beyond: UNAVAILABLE. */
   waitersMax: number;
   /** Request ids remembered per partition to apply a retried batch once. */
@@ -23,6 +28,7 @@ export const DEFAULT_QUEUE_LIMITS: Readonly<QueueLimits> = {
   batchItemsMax: 4096,
   batchBytesMax: 1024 * 1024,
   backlogMax: 65_536,
+  batchesInFlightMax: 4,
   waitersMax: 10_000,
   dedupEntriesMax: 10_000,
 };

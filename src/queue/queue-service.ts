@@ -83,6 +83,8 @@ export class QueueService {
   /** Ready counts other nodes' replicas last reported for partitions not hosted here. */
   private readonly remoteReady = new Map<string, { ready: number; atMs: number }>();
   private waiterCount = 0;
+  /** Produces with a key: one batch in flight per partition, so their order holds. */
+  private readonly keyedProduceBatcher: KeyedBatcher<number, [MessageBody, string | null], number>;
   private readonly produceBatcher: KeyedBatcher<number, [MessageBody, string | null], number>;
   private readonly ackBatcher: KeyedBatcher<string, number, boolean>;
   private readonly consumeBatcher: KeyedBatcher<string, [number, number], Delivery[]>;
@@ -100,17 +102,19 @@ export class QueueService {
       onReady: (group, lane) => this.wakeReady(group, lane),
       onCatalogChanged: () => this.onCatalogChanged(),
     });
-    const batchLimits = { itemsMax: limits.batchItemsMax, weightMax: limits.batchBytesMax, backlogMax: limits.backlogMax };
-    this.produceBatcher = new KeyedBatcher(batchLimits, (group, messages) => this.flushProduce(group, messages));
-    this.ackBatcher = new KeyedBatcher(batchLimits, (key, seqs) => this.flushAck(key, seqs));
-    this.consumeBatcher = new KeyedBatcher(batchLimits, (key, requests) => this.flushConsume(key, requests));
+    const ordered = { itemsMax: limits.batchItemsMax, weightMax: limits.batchBytesMax, backlogMax: limits.backlogMax, inFlightMax: 1 };
+    const unordered = { ...ordered, inFlightMax: limits.batchesInFlightMax };
+    this.keyedProduceBatcher = new KeyedBatcher(ordered, (group, messages) => this.flushProduce(group, messages));
+    this.produceBatcher = new KeyedBatcher(unordered, (group, messages) => this.flushProduce(group, messages));
+    this.ackBatcher = new KeyedBatcher(unordered, (key, seqs) => this.flushAck(key, seqs));
+    this.consumeBatcher = new KeyedBatcher(unordered, (key, requests) => this.flushConsume(key, requests));
   }
 
   register(registry: CommandRegistry): void {
     registry.register(Q_PRODUCE, (args) => this.produce(args.queue, args.body, args.key ?? null));
     registry.register(Q_CONSUME, (args, ctx) => this.consume(args.queue, args.max ?? 1, args.waitMs ?? 0, args.visibilityMs ?? QUEUE_VISIBILITY_MS_DEFAULT, ctx));
-    registry.register(Q_ACK, (args) => this.ack(args.queue, args.id));
-    registry.register(Q_NACK, (args) => this.nack(args.queue, args.id, args.delayMs ?? 0));
+    registry.register(Q_ACK, (args, ctx) => this.withQueue(ctx, Q_ACK.name, args, args.queue, () => this.ack(args.queue, args.id)));
+    registry.register(Q_NACK, (args, ctx) => this.withQueue(ctx, Q_NACK.name, args, args.queue, () => this.nack(args.queue, args.id, args.delayMs ?? 0)));
     registry.register(Q_CREATE, async (args, ctx) => {
       // Runs on group 0's leader (forwarded when this node does not lead it).
       const result = await this.options.router.run(this.options.group0, ctx, Q_CREATE.name, args, () => this.createOnLeader(args).then(summarize), true);
@@ -118,7 +122,7 @@ export class QueueService {
       await this.waitForCatalog(args.queue);
       return result;
     });
-    registry.register(Q_INFO, (args) => this.info(args.queue));
+    registry.register(Q_INFO, (args, ctx) => this.withQueue(ctx, Q_INFO.name, args, args.queue, () => this.info(args.queue)));
     registry.register(Q_DELETE, (args, ctx) => {
       refuseDeadLetterName(args.queue, "deleted on its own: Q.DELETE its queue");
       return this.options.router.run(this.options.group0, ctx, Q_DELETE.name, args, () => this.options.group0.propose({ op: "queue.delete", args: { queue: args.queue }, rid: null }), true);
@@ -131,6 +135,20 @@ export class QueueService {
 
   start(): void {
     this.partitions.start();
+  }
+
+  /**
+   * Runs `run` here when this node's catalog knows the queue. Otherwise this node may just not
+   * have applied its creation yet (it was created through another node a moment ago): group 0's
+   * leader, after confirming its leadership, has the final word (NOT_FOUND, or the answer).
+   */
+  private withQueue<T>(ctx: CommandContext, command: string, args: Record<string, unknown>, name: string, run: () => Promise<T>): Promise<T> {
+    if (this.options.catalog.get(laneOf(name).base) !== undefined) return run();
+    const { router, group0 } = this.options;
+    return router.run(group0, ctx, command, args, async () => {
+      await group0.readBarrier();
+      return run();
+    }, false);
   }
 
   stop(): void {
@@ -146,7 +164,7 @@ export class QueueService {
     const queue = this.options.catalog.get(name) ?? (await this.createWithDefaults(name));
     const partition = key === null ? queue.partitions[this.produceCursor++ % queue.partitions.length]! : queue.partitions[Bun.hash.crc32(key) % queue.partitions.length]!;
     const weight = bodyBytes(body) + (key === null ? 0 : key.length);
-    const seq = await this.produceBatcher.add(partition.group, [body, key], weight);
+    const seq = await (key === null ? this.produceBatcher : this.keyedProduceBatcher).add(partition.group, [body, key], weight);
     return { id: formatMessageId(partition.group, seq) };
   }
 
@@ -167,14 +185,32 @@ export class QueueService {
         const got = await this.consumeOnce(queue, lane, max, visibilityMs);
         if (got.length > 0) return got;
       }
-      if (performance.now() >= deadlineMs || ctx.connection.closeSignal.aborted) return [];
+      if (performance.now() >= deadlineMs || ctx.connection.closeSignal.aborted) {
+        // This node's replicas may lag their leaders: before answering "nothing", ask the leaders
+        // (no log entry), so a consume right after an acknowledged produce finds the message.
+        return queue === undefined ? [] : this.consumeOnce(queue, lane, max, visibilityMs, await this.leaderReadyCounts(queue, lane));
+      }
       await this.waitForMessages(queue, lane, deadlineMs, ctx);
     }
   }
 
+  /** Ready counts of the partitions this node does not lead, as their leaders see them now. */
+  private async leaderReadyCounts(queue: QueueDescriptor, lane: Lane): Promise<Map<number, number>> {
+    const counts = new Map<number, number>();
+    await Promise.all(
+      queue.partitions.map(async (partition) => {
+        const local = this.partitions.get(partition.group);
+        if (local?.group.isLeader) return;
+        const stats = await this.statsOf(partition).catch(() => null);
+        if (stats !== null) counts.set(partition.group, stats.lanes[lane].ready);
+      }),
+    );
+    return counts;
+  }
+
   /** One round over the partitions that may have ready messages; [] when none had any. */
-  private async consumeOnce(queue: QueueDescriptor, lane: Lane, max: number, visibilityMs: number): Promise<ClientDelivery[]> {
-    const plan = this.planConsume(queue, lane, max);
+  private async consumeOnce(queue: QueueDescriptor, lane: Lane, max: number, visibilityMs: number, confirmed?: ReadonlyMap<number, number>): Promise<ClientDelivery[]> {
+    const plan = this.planConsume(queue, lane, max, confirmed);
     if (plan.length === 0) return [];
     const settled = await Promise.allSettled(plan.map(([partition, n]) => this.consumeBatcher.add(laneKey(partition.group, lane), [n, visibilityMs])));
     const out: ClientDelivery[] = [];
@@ -201,7 +237,7 @@ export class QueueService {
    * replicas last said they had ready messages; partitions with no recent word are asked blindly
    * only when nothing else is known (a consume writes a log entry even when it finds nothing).
    */
-  private planConsume(queue: QueueDescriptor, lane: Lane, max: number): [PartitionDescriptor, number][] {
+  private planConsume(queue: QueueDescriptor, lane: Lane, max: number, confirmed?: ReadonlyMap<number, number>): [PartitionDescriptor, number][] {
     const plan: [PartitionDescriptor, number][] = [];
     const count = queue.partitions.length;
     const start = this.consumeCursor++ % count;
@@ -213,7 +249,9 @@ export class QueueService {
         const local = this.partitions.get(partition.group);
         if ((local !== undefined) !== (pass === 0)) continue;
         let ready: number;
-        if (local !== undefined) ready = local.machine.readyCount(lane);
+        const leaderCount = confirmed?.get(partition.group);
+        if (leaderCount !== undefined) ready = leaderCount;
+        else if (local !== undefined) ready = local.machine.readyCount(lane);
         else {
           const hint = this.remoteReady.get(laneKey(partition.group, lane));
           if (hint === undefined || performance.now() - hint.atMs > REMOTE_READY_HINT_MS) {
@@ -427,19 +465,39 @@ export class QueueService {
     return { queue: name, partitions, ready, inflight, deadLettered, maxDeliveries: lane === 0 ? queue.maxDeliveries : null };
   }
 
+  /**
+   * A partition's counts as its leader knows them (after a ReadIndex round, so a client sees its
+   * own acknowledged produces and acks); a local replica's when no leader can answer.
+   */
   private async statsOf(partition: PartitionDescriptor): Promise<PartitionStatsReply> {
     const local = this.partitions.get(partition.group);
-    if (local !== undefined) return { leader: local.group.leader, lanes: [local.machine.stats(0), local.machine.stats(1)] };
-    const target = this.partitionRouter.leaderOf(partition) ?? partition.replicas[0]!;
+    const leader = this.partitionRouter.leaderOf(partition);
+    if (local !== undefined && (leader === this.options.selfId || leader === null)) return this.localStats(local.partition.group, true);
+    const target = leader ?? partition.replicas[0]!;
     const client = this.options.transport.client(target);
-    if (client === null) throw new SinkronError("UNAVAILABLE", `no connection to ${target}`);
-    const stats = (await client.call(Q_PARTITION.name, { group: partition.group, lane: 0 })) as PartitionStatsReply;
-    this.noteRemoteStats(partition.group, stats);
-    return stats;
+    try {
+      if (client === null) throw new SinkronError("UNAVAILABLE", `no connection to ${target}`);
+      const stats = (await client.call(Q_PARTITION.name, { group: partition.group, lane: 0 })) as PartitionStatsReply;
+      this.noteRemoteStats(partition.group, stats);
+      return stats;
+    } catch (error) {
+      if (local !== undefined) return this.localStats(partition.group, false);
+      throw error;
+    }
+  }
+
+  /** This replica's counts; `confirm`: when it leads, first confirm that (ReadIndex). */
+  private async localStats(group: number, confirm: boolean): Promise<PartitionStatsReply> {
+    let local = this.partitions.get(group);
+    if (local === undefined) throw new SinkronError("NOT_FOUND", `this node hosts no partition group ${group}`, { group });
+    if (confirm && local.group.isLeader) await local.group.readBarrier().catch(() => {});
+    local = this.partitions.get(group);
+    if (local === undefined) throw new SinkronError("NOT_FOUND", `this node hosts no partition group ${group}`, { group });
+    return { leader: local.group.leader, lanes: [local.machine.stats(0), local.machine.stats(1)] };
   }
 
   private async partitionStats(group: number, lane: Lane, waitMs: number, ctx: CommandContext): Promise<PartitionStatsReply> {
-    let local = this.partitions.get(group);
+    const local = this.partitions.get(group);
     if (local === undefined) throw new SinkronError("NOT_FOUND", `this node hosts no partition group ${group}`, { group });
     if (waitMs > 0 && local.machine.readyCount(lane) === 0) {
       await this.waitForMessages(
@@ -448,10 +506,8 @@ export class QueueService {
         performance.now() + waitMs,
         ctx,
       );
-      local = this.partitions.get(group);
-      if (local === undefined) throw new SinkronError("NOT_FOUND", `this node hosts no partition group ${group}`, { group });
     }
-    return { leader: local.group.leader, lanes: [local.machine.stats(0), local.machine.stats(1)] };
+    return this.localStats(group, waitMs === 0);
   }
 
   private partitionOrGone(group: number): PartitionDescriptor {

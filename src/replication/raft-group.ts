@@ -30,6 +30,9 @@ export class RaftGroup {
   readonly fsm: StateMachine;
   appliedIndex: number;
   snapshotIndex: number;
+  /** Log bytes applied since the last snapshot, and that snapshot's size: when to snapshot again. */
+  appliedBytesSinceSnapshot = 0;
+  lastSnapshotBytes = 0;
   /** True when this replica started with nothing in storage (a new group, or a new member). */
   startedEmpty = false;
   role: SoftState["role"] = "follower";
@@ -156,6 +159,7 @@ export class RaftGroup {
   /** Replaces the state machine with a snapshot's (installed from the leader). */
   onSnapshotRestored(index: number, state: unknown): void {
     this.fsm.restore(state);
+    this.appliedBytesSinceSnapshot = 0;
     // Proposals at or below the snapshot were decided by entries we will never see here.
     for (const [proposalIndex, waiter] of this.proposals) {
       if (proposalIndex > index) continue;
@@ -179,9 +183,10 @@ export class RaftGroup {
         this.log.error("undecodable log entry skipped", { group: this.id, index: entry.index, error: error as Error });
         command = { op: "invalid", args: {}, rid: null };
       }
-      result = command.op === "invalid" ? null : this.fsm.apply(command, { index: entry.index, term: entry.term });
+      result = command.op === "invalid" ? null : this.fsm.apply(command, { index: entry.index, term: entry.term, data: entry.data });
     }
     this.appliedIndex = entry.index;
+    this.appliedBytesSinceSnapshot += entry.data.byteLength;
     const waiter = this.proposals.get(entry.index);
     if (waiter !== undefined) {
       this.proposals.delete(entry.index);

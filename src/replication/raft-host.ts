@@ -24,6 +24,13 @@ export interface RaftTiming {
 export const DEFAULT_RAFT_TIMING: Readonly<RaftTiming> = { tickMs: 20, electionTicks: 15, heartbeatTicks: 3 };
 /** Applied entries after which a group snapshots its state machine and compacts its log. */
 export const SNAPSHOT_ENTRIES_DEFAULT = 20_000;
+/**
+ * Applied log bytes after which a group snapshots, whatever its entry count: a queue partition's
+ * entries are whole batches, so counting entries alone would let its in-memory log grow to
+ * gigabytes. A group whose state is larger waits until the log holds twice its last snapshot, so
+ * the cost of snapshotting stays proportional to what was written (amortized O(1) per byte).
+ */
+export const SNAPSHOT_LOG_BYTES_DEFAULT = 64 * 1024 * 1024;
 
 export interface RaftHostOptions {
   nodeId: NodeId;
@@ -32,6 +39,8 @@ export interface RaftHostOptions {
   segmentBytesMax?: number;
   timing: RaftTiming;
   snapshotEntries: number;
+  /** See SNAPSHOT_LOG_BYTES_DEFAULT. */
+  snapshotLogBytes?: number;
   log: Logger;
   /**
    * Hands messages to the transport: a loop's leader Appends before its fsync, the rest after
@@ -301,7 +310,7 @@ export class RaftHost {
     for (const [group, rd] of batch) group.raft.advance(rd);
     // After advance: the core compacts only what it knows is applied.
     for (const [group] of batch) {
-      if (group.appliedIndex - group.snapshotIndex >= this.options.snapshotEntries) this.takeSnapshot(group);
+      if (this.isSnapshotDue(group)) this.takeSnapshot(group);
     }
     for (const group of this.groups.values()) {
       if (group.raft.hasReady()) {
@@ -390,8 +399,16 @@ export class RaftHost {
     if (rd.votingRestored) this.options.log.info("storage damage repaired from the leader; voting again", { group: group.id });
   }
 
+  private isSnapshotDue(group: RaftGroup): boolean {
+    if (group.appliedIndex - group.snapshotIndex >= this.options.snapshotEntries) return true;
+    const logBytesMin = this.options.snapshotLogBytes ?? SNAPSHOT_LOG_BYTES_DEFAULT;
+    return group.appliedBytesSinceSnapshot >= Math.max(logBytesMin, 2 * group.lastSnapshotBytes);
+  }
+
   private takeSnapshot(group: RaftGroup): void {
     const data = encodeValue(group.fsm.snapshot());
+    group.lastSnapshotBytes = data.byteLength;
+    group.appliedBytesSinceSnapshot = 0;
     const snapshot = group.raft.compact(group.appliedIndex, data);
     if (snapshot === null) return;
     this.snapshots!.save(group.id, { index: snapshot.index, term: snapshot.term, config: snapshot.config }, data);

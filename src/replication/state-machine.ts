@@ -17,6 +17,8 @@ export interface LogCommand {
 export interface ApplyContext {
   index: number;
   term: number;
+  /** The entry's bytes as they are in the log (the encoded command), when applied from the log. */
+  data?: Uint8Array;
 }
 
 export interface StateMachine {
