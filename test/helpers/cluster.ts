@@ -91,6 +91,23 @@ export class TestCluster {
     }, timeoutMs, "a leader everyone knows");
   }
 
+  /**
+   * Waits until a new cluster has written its start-up entries (the leader records the founders'
+   * addresses), so a test that counts log entries starts from a quiet log.
+   */
+  async settled(timeoutMs = 5000, quietMs = 300): Promise<void> {
+    const deadline = performance.now() + timeoutMs;
+    const commits = () => [...this.nodes.values()].map((n) => `${n.status().commitIndex}/${n.status().appliedIndex}`).join(",");
+    let last = commits();
+    let quietSince = performance.now();
+    while (performance.now() - quietSince < quietMs) {
+      if (performance.now() > deadline) throw new Error("the cluster's log did not settle");
+      await Bun.sleep(20);
+      const now = commits();
+      if (now !== last) [last, quietSince] = [now, performance.now()];
+    }
+  }
+
   async waitFor<T>(probe: () => T | null | false, timeoutMs: number, what: string): Promise<T> {
     const deadline = performance.now() + timeoutMs;
     for (;;) {

@@ -97,6 +97,7 @@ test("a waiting client that disconnects is withdrawn from the queue", async () =
 test("bad lock arguments get BAD_REQUEST and change nothing", async () => {
   cluster = await TestCluster.start(1);
   const client = await cluster.client("n1");
+  await cluster.settled();
   const before = cluster.nodes.get("n1")!.status().commitIndex;
   const cases: Record<string, unknown>[] = [
     { name: "a", mode: "exclusive" },

@@ -141,9 +141,7 @@ test("RAFT.MSG is refused on a client connection and malformed batches are refus
 test("bad KV arguments are refused and change nothing", async () => {
   cluster = await TestCluster.start(1);
   const client = await cluster.client("n1");
-  // Quiet first: the new leader records the founders' addresses (member.set entries).
-  await cluster.waitFor(() => cluster!.nodes.get("n1")!.status().members.every((m) => m.address !== null), 5000, "founders recorded");
-  await Bun.sleep(100);
+  await cluster.settled();
   const before = cluster.nodes.get("n1")!.status().commitIndex;
   const cases: [Record<string, unknown>, string][] = [
     [{}, "BAD_REQUEST"],
