@@ -2,20 +2,15 @@
 // readable, kv-get's setup writes its keys first so every read finds its value. No speed is
 // asserted (speed lives in the README's table, measured with the same tool).
 import { afterAll, beforeAll, expect, test } from "bun:test";
-import { EXIT_OK, runBench, type BenchIo } from "../../bench/cli.ts";
+import { EXIT_OK, runBench } from "../../bench/cli.ts";
 import { TestCluster } from "../helpers/cluster.ts";
+import { captureIo } from "./support.ts";
 
 let cluster: TestCluster;
 beforeAll(async () => {
   cluster = await TestCluster.start(3);
 });
 afterAll(() => cluster.stop());
-
-function captureIo(): BenchIo & { out: string[]; err: string[] } {
-  const out: string[] = [];
-  const err: string[] = [];
-  return { out, err, stdout: { write: (s: string) => out.push(s), isTTY: false }, stderr: { write: (s: string) => err.push(s), isTTY: false } } as BenchIo & { out: string[]; err: string[] };
-}
 
 test("kv-set: every write acknowledged, and the keys hold the value", async () => {
   const io = captureIo();

@@ -3,20 +3,15 @@
 // failure. No speed is asserted (speed lives in the README's table, measured with this tool).
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { parseBenchArgs } from "../../bench/args.ts";
-import { EXIT_FAILURES, EXIT_OK, runBench, type BenchIo } from "../../bench/cli.ts";
+import { EXIT_FAILURES, EXIT_OK, runBench } from "../../bench/cli.ts";
 import { TestCluster } from "../helpers/cluster.ts";
+import { captureIo } from "./support.ts";
 
 let cluster: TestCluster;
 beforeAll(async () => {
   cluster = await TestCluster.start(3);
 });
 afterAll(() => cluster.stop());
-
-function captureIo(): BenchIo & { out: string[]; err: string[] } {
-  const out: string[] = [];
-  const err: string[] = [];
-  return { out, err, stdout: { write: (s: string) => out.push(s) }, stderr: { write: (s: string) => err.push(s), isTTY: false } };
-}
 
 const quiet = ["--warmup", "0", "--quiet"];
 

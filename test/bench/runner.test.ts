@@ -8,8 +8,9 @@ import { join } from "node:path";
 import { SinkronNode } from "../../src/node/node.ts";
 import { silentLogger } from "../../src/util/log.ts";
 import { parseBenchArgs } from "../../bench/args.ts";
-import { EXIT_FAILURES, EXIT_INTERRUPTED, EXIT_OK, executeBench, runBench, type BenchIo } from "../../bench/cli.ts";
+import { EXIT_FAILURES, EXIT_INTERRUPTED, EXIT_OK, executeBench, runBench } from "../../bench/cli.ts";
 import { pingWorkload, type BenchRequest, type Workload } from "../../bench/workloads.ts";
+import { captureIo } from "./support.ts";
 
 const TOKEN = "s3cret";
 let node: SinkronNode;
@@ -38,12 +39,6 @@ afterAll(async () => {
   await tokenNode.stop();
   rmSync(dir, { recursive: true, force: true });
 });
-
-function captureIo(signal?: AbortSignal): BenchIo & { out: string[]; err: string[] } {
-  const out: string[] = [];
-  const err: string[] = [];
-  return { out, err, stdout: { write: (t: string) => out.push(t) }, stderr: { write: (t: string) => err.push(t), isTTY: false }, signal };
-}
 
 function fixedWorkload(request: BenchRequest, check?: Workload["check"]): () => Workload {
   return () => ({ name: "fixed", next: () => request, check });

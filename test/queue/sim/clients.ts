@@ -10,6 +10,7 @@ import type { Delivery, Lane, MessageBody } from "../../../src/queue/partition-m
 import type { ProposeResult } from "../../../src/raft/index.ts";
 import { isAppliedError, type LogCommand } from "../../../src/replication/state-machine.ts";
 import { SimulationViolation } from "../../raft/sim/checker.ts";
+import type { SimEvents } from "../../raft/sim/events.ts";
 import type { Prng } from "../../raft/sim/prng.ts";
 import type { GroupHistory } from "./history.ts";
 
@@ -37,8 +38,7 @@ export interface ClientHost {
   readonly opsPrng: Prng;
   pickLeader(group: number): ProposeTarget | null;
   history(group: number): GroupHistory;
-  count(what: string): void;
-  log(line: string): void;
+  readonly events: SimEvents;
 }
 
 export interface ClientProfile {
@@ -106,7 +106,7 @@ export class SimClient {
     const current = this.current;
     if (current.deadline !== null) {
       if (host.now < current.deadline) return;
-      host.count("clientTimeout");
+      host.events.count("clientTimeout");
       if (current.op.kind === "consume") {
         this.current = null;
         return;
@@ -172,19 +172,19 @@ export class SimClient {
     }
     current.token = token;
     current.deadline = host.now + this.profile.timeoutTicks;
-    host.count(`${current.op.kind}Proposed`);
+    host.events.count(`${current.op.kind}Proposed`);
   }
 
   private onFailed(host: ClientHost, token: number, reason: string): void {
     const current = this.current;
     if (current === null || current.token !== token) return;
-    host.count("proposalFailed");
+    host.events.count("proposalFailed");
     current.token = 0;
     if (current.op.kind === "consume") {
       this.current = null;
       return;
     }
-    host.log(`${this.id}: ${current.op.kind} ${current.op.rid} failed (${reason}); retrying`);
+    host.events.log(`${this.id}: ${current.op.kind} ${current.op.rid} failed (${reason}); retrying`);
     current.deadline = null;
     current.nextTryAt = host.now + 1;
   }
@@ -192,14 +192,14 @@ export class SimClient {
   private onApplied(host: ClientHost, token: number, result: unknown): void {
     const current = this.current;
     if (current === null || current.token !== token) {
-      host.count("lateAnswerIgnored");
+      host.events.count("lateAnswerIgnored");
       return;
     }
     this.current = null;
     const op = current.op;
     if (isAppliedError(result)) {
       if (op.kind === "produce" && result.$error === "TOO_LARGE") {
-        host.count("produceRefused");
+        host.events.count("produceRefused");
         return;
       }
       throw new SimulationViolation(`${this.id}: ${op.kind} on group ${op.group} answered ${result.$error}: ${result.message}`);
@@ -207,14 +207,14 @@ export class SimClient {
     switch (op.kind) {
       case "produce":
         host.history(op.group).onProduceAcknowledged(op.rid, op.messages, result as { first: number });
-        host.count("produceAcknowledged");
+        host.events.count("produceAcknowledged");
         return;
       case "consume":
         this.onDeliveries(host, op, result as Delivery[][]);
         return;
       case "ack":
       case "nack":
-        host.count(`${op.kind}Answered`);
+        host.events.count(`${op.kind}Answered`);
         return;
     }
   }

@@ -3,8 +3,9 @@
 // each replica a RaftNode driving CompositeStateMachine + PartitionMachine through log entries
 // encoded by log-codec. Built from the Raft simulation's parts (test/raft/sim): its network
 // (loss, duplication, reordering, one-way and flaky partitions), its disk (only persisted Readies
-// survive a crash), its PRNG and its safety checker (one per group). Clients produce, consume,
-// ack and nack; leaders stamp their own (skewed) clocks and propose q.tick as deadlines pass.
+// survive a crash), its fault injection (weather, crashes, partitions, slow disks), its event log,
+// its PRNG and its safety checker (one per group). Clients produce, consume, ack and nack;
+// leaders stamp their own (skewed) clocks and propose q.tick as deadlines pass.
 // After every step: the Raft checks, equal results and equal machine state for equal applied
 // prefixes on every replica, the model in history.ts, and no acknowledged produce missing from
 // a leader's state. At the end the faults heal, the cluster settles, drainers consume and ack
@@ -18,7 +19,9 @@ import type { CompositeStateMachine } from "../../../src/replication/state-machi
 import type { LogCommand } from "../../../src/replication/state-machine.ts";
 import { SafetyChecker, SimulationViolation } from "../../raft/sim/checker.ts";
 import { SimDisk } from "../../raft/sim/disk.ts";
-import { SimNetwork, type NetworkFaults } from "../../raft/sim/network.ts";
+import { SimEvents, seedFailure } from "../../raft/sim/events.ts";
+import { NodeFaults, drawFlowLimits, drawWeather, type FlowLimits, type Weather } from "../../raft/sim/faults.ts";
+import { SimNetwork } from "../../raft/sim/network.ts";
 import { Prng } from "../../raft/sim/prng.ts";
 import { SimClient, type ClientHost, type ClientProfile, type ProposeTarget, type Waiter } from "./clients.ts";
 import { GroupHistory, snapshotSeqs, type HistoryCounts } from "./history.ts";
@@ -50,16 +53,10 @@ export const defaultQueueSimOptions: Omit<QueueSimOptions, "seed"> = {
   isLeaderStateChecked: true,
 };
 
-interface Profile {
-  network: NetworkFaults;
-  crashRate: number;
-  partitionRate: number;
-  persistDelayRate: number;
+interface Profile extends Weather {
   transferRate: number;
   compactRate: number;
-  maxInflightMsgs: number;
-  maxEntriesBytesPerMsg: number;
-  maxUncommittedBytes: number;
+  limits: FlowLimits;
   /** Leaders send Appends while their own write is in flight (thesis §10.2.1), as RaftHost does. */
   isEarlySend: boolean;
   clockSkewMaxMs: number;
@@ -128,7 +125,6 @@ export interface QueueSimResult {
 }
 
 const CHAIN_START = 0x811c9dc5;
-const eventLogLinesMax = 400;
 
 export class QueueSimCluster implements ClientHost {
   private readonly prng: Prng;
@@ -139,10 +135,9 @@ export class QueueSimCluster implements ClientHost {
   private readonly nodes: SimNode[] = [];
   private readonly groups: Group[] = [];
   private readonly clients: SimClient[] = [];
+  private readonly faults: NodeFaults<SimNode>;
   now = 0;
-  private partitionHealAt = -1;
-  private readonly events: string[] = [];
-  readonly counts: Record<string, number> = {};
+  readonly events = new SimEvents(() => this.now);
 
   constructor(readonly options: QueueSimOptions) {
     const seed = options.seed;
@@ -166,6 +161,8 @@ export class QueueSimCluster implements ClientHost {
         replicas: [],
       });
     }
+    const crashable = { isUp: (node: SimNode) => node.isUp, crash: (node: SimNode, downTicks: number) => this.crash(node, downTicks) };
+    this.faults = new NodeFaults(this.profile, this.network, this.nodes, crashable, this.events);
     for (let g = 0; g < groupCount; g++) this.groups.push(this.createGroup(g));
     for (let i = 1; i <= this.profile.producers; i++) this.clients.push(new SimClient(`p${i}`, "producer", this.profile.clients));
     for (let i = 1; i <= this.profile.consumers; i++) this.clients.push(new SimClient(`c${i}`, "consumer", this.profile.clients));
@@ -177,21 +174,10 @@ export class QueueSimCluster implements ClientHost {
     const storm = p.next();
     const visibilityMinMs = p.pick([20, 100, 300]);
     return {
-      network: {
-        lossRate: storm * 0.15,
-        duplicateRate: p.next() * 0.08,
-        delayTicksMax: p.int(1, 6),
-        longDelayRate: p.next() * 0.03,
-        isFifo: false,
-      },
-      crashRate: 0.001 + storm * 0.006,
-      partitionRate: 0.002 + storm * 0.01,
-      persistDelayRate: p.next() * 0.5,
+      ...drawWeather(p, storm),
       transferRate: p.next() * 0.006,
       compactRate: p.next() * 0.05,
-      maxInflightMsgs: p.pick([1, 2, 4, 16]),
-      maxEntriesBytesPerMsg: p.pick([256, 4096, 65536]),
-      maxUncommittedBytes: p.pick([2048, 16384]),
+      limits: drawFlowLimits(p),
       isEarlySend: p.chance(0.5),
       clockSkewMaxMs: p.pick([0, 50, 500]),
       producers: p.int(1, 3),
@@ -279,19 +265,6 @@ export class QueueSimCluster implements ClientHost {
     return leaders.length === 0 ? null : this.opsPrng.pick(leaders).target;
   }
 
-  count(what: string): void {
-    this.counts[what] = (this.counts[what] ?? 0) + 1;
-  }
-
-  log(line: string): void {
-    this.events.push(`[${this.now}] ${line}`);
-    if (this.events.length > eventLogLinesMax) this.events.shift();
-  }
-
-  recentEvents(): string {
-    return this.events.join("\n");
-  }
-
   private clockMs(node: SimNode): number {
     return this.now * this.options.msPerTick + node.skewMs;
   }
@@ -313,12 +286,12 @@ export class QueueSimCluster implements ClientHost {
     node.isUp = true;
     node.incarnation++;
     for (const r of node.replicas) this.startReplica(r);
-    this.log(`${node.id} start #${node.incarnation}`);
+    this.events.log(`${node.id} start #${node.incarnation}`);
   }
 
   private startReplica(r: Replica): void {
     const disk = r.disk;
-    const isEmpty = disk.hardState.term === 0 && disk.snapshot === null && disk.entries.length === 0;
+    const isEmpty = disk.isEmpty();
     r.raft = new RaftNode({
       id: r.node.id,
       group: r.group.id,
@@ -326,9 +299,7 @@ export class QueueSimCluster implements ClientHost {
       electionTicks: this.options.electionTicks,
       heartbeatTicks: this.options.heartbeatTicks,
       random: () => r.random.next(),
-      maxInflightMsgs: this.profile.maxInflightMsgs,
-      maxEntriesBytesPerMsg: this.profile.maxEntriesBytesPerMsg,
-      maxUncommittedBytes: this.profile.maxUncommittedBytes,
+      ...this.profile.limits,
       ...(isEmpty ? {} : { restore: disk.restoreState() }),
     });
     r.role = "follower";
@@ -370,8 +341,6 @@ export class QueueSimCluster implements ClientHost {
       r.isTickInFlight = false;
       r.role = "follower";
     }
-    this.log(`${node.id} crash (down ${downTicks})`);
-    this.count("crash");
   }
 
   private restartDue(isChaos: boolean): void {
@@ -382,7 +351,7 @@ export class QueueSimCluster implements ClientHost {
 
   step(isChaos: boolean): void {
     this.now++;
-    if (isChaos) this.injectFaults();
+    if (isChaos) this.faults.inject(this.faultPrng, this.now);
     this.restartDue(isChaos);
     for (const client of this.clients) client.step(this);
     this.leaderDuties(isChaos);
@@ -424,12 +393,11 @@ export class QueueSimCluster implements ClientHost {
         r.group.checker.onReady(r.node.id, rd, raft);
         if (rd.softState !== undefined) {
           r.role = rd.softState.role;
-          this.log(`${r.name} ${rd.softState.role} term=${rd.softState.term} leader=${rd.softState.leader ?? "-"}`);
+          this.events.log(`${r.name} ${rd.softState.role} term=${rd.softState.term} leader=${rd.softState.leader ?? "-"}`);
         }
-        const isDelayed = this.faultPrng.chance(this.profile.persistDelayRate);
         const isSentEarly = this.profile.isEarlySend;
         if (isSentEarly) for (const msg of rd.messages) if (isSendableBeforePersist(rd, msg)) this.network.send(msg, this.now);
-        r.pending = { rd, persistAt: this.now + (isDelayed ? this.faultPrng.int(1, 3) : 0), isSentEarly };
+        r.pending = { rd, persistAt: this.faults.persistAt(this.faultPrng, this.now), isSentEarly };
       }
       if (this.now < r.pending.persistAt) return;
       const { rd, isSentEarly } = r.pending;
@@ -455,8 +423,8 @@ export class QueueSimCluster implements ClientHost {
       r.waiters.delete(index);
       waiter.onFailed("caught up by snapshot; outcome unknown");
     }
-    this.count("snapshotInstalled");
-    this.log(`${r.name} installed snapshot ${snapshot.index}@${snapshot.term}`);
+    this.events.count("snapshotInstalled");
+    this.events.log(`${r.name} installed snapshot ${snapshot.index}@${snapshot.term}`);
   }
 
   private applyEntry(r: Replica, entry: Entry): void {
@@ -511,8 +479,8 @@ export class QueueSimCluster implements ClientHost {
         if (isChaos && this.faultPrng.chance(this.profile.transferRate)) {
           const to = this.faultPrng.pick(group.voters.filter((id) => id !== r.node.id));
           const result = r.raft.transferLeadership(to);
-          this.log(`${r.name} transfer to ${to}: ${JSON.stringify(result)}`);
-          if (result.ok) this.count("transfer");
+          this.events.log(`${r.name} transfer to ${to}: ${JSON.stringify(result)}`);
+          if (result.ok) this.events.count("transfer");
         }
       }
     }
@@ -529,7 +497,7 @@ export class QueueSimCluster implements ClientHost {
     const result = this.propose(r, { op: "q.tick", args: { nowMs }, rid: null }, { onApplied: done, onFailed: done });
     if (result.ok) {
       r.isTickInFlight = true;
-      this.count("tickProposed");
+      this.events.count("tickProposed");
     }
   }
 
@@ -543,38 +511,8 @@ export class QueueSimCluster implements ClientHost {
     r.disk.compact(snapshot);
     r.group.chainAt.set(snapshot.index, r.chain);
     this.checkFullDigest(r);
-    this.count("compact");
-    this.log(`${r.name} compacted to ${snapshot.index}@${snapshot.term}`);
-  }
-
-  // ---- faults ----
-
-  private injectFaults(): void {
-    const p = this.faultPrng;
-    for (const node of this.nodes) if (node.isUp && p.chance(this.profile.crashRate)) this.crash(node, p.int(3, 80));
-    if (this.partitionHealAt >= 0 && this.now >= this.partitionHealAt) {
-      this.network.healAll();
-      this.partitionHealAt = -1;
-      this.log("partition healed");
-    } else if (this.partitionHealAt < 0 && p.chance(this.profile.partitionRate)) {
-      this.partitionRandomly(p);
-    }
-  }
-
-  private partitionRandomly(p: Prng): void {
-    const ids = this.nodes.map((n) => n.id);
-    const side = p.shuffle(ids.slice()).slice(0, p.int(1, Math.max(1, Math.floor(ids.length / 2))));
-    const rest = ids.filter((id) => !side.includes(id));
-    const isOneWay = p.chance(0.3);
-    this.network.partition(side, rest, isOneWay);
-    if (p.chance(0.2)) {
-      const a = p.pick(rest);
-      const b = p.pick(rest);
-      if (a !== b) this.network.cutLink(a, b);
-    }
-    this.partitionHealAt = this.now + p.int(10, 200);
-    this.count(isOneWay ? "partitionOneWay" : "partition");
-    this.log(`partition ${isOneWay ? "one-way " : ""}{${side.join(",")}} | {${rest.join(",")}}: ${this.network.describeCuts()}`);
+    this.events.count("compact");
+    this.events.log(`${r.name} compacted to ${snapshot.index}@${snapshot.term}`);
   }
 
   // ---- the end: heal, settle, drain ----
@@ -586,12 +524,10 @@ export class QueueSimCluster implements ClientHost {
    * leader that applied its whole log, holds no message, and every replica caught up with it.
    */
   drain(): number {
-    this.network.healAll();
-    this.partitionHealAt = -1;
-    this.network.faults = { lossRate: 0, duplicateRate: 0, delayTicksMax: 1, longDelayRate: 0, isFifo: true };
+    this.faults.healAll();
     for (const client of this.clients) client.isGenerating = false;
     for (const group of this.groups) this.clients.push(new SimClient(`d${group.id}`, "drainer", this.profile.clients, group.id));
-    this.log("healed: FIFO links, no loss, no partitions, all nodes restarting; draining");
+    this.events.log("healed: FIFO links, no loss, no partitions, all nodes restarting; draining");
     const startedAt = this.now;
     while (this.now - startedAt < this.options.drainTicksMax) {
       this.step(false);
@@ -636,7 +572,7 @@ export class QueueSimCluster implements ClientHost {
   summary(drainTicks: number): QueueSimResult {
     const history: HistoryCounts = { produced: 0, acknowledged: 0, refused: 0, deliveries: 0, redeliveries: 0, acked: 0, nacked: 0, expired: 0, deadLettered: 0, dedupHits: 0 };
     for (const group of this.groups) for (const key of Object.keys(history) as (keyof HistoryCounts)[]) history[key] += group.history.counts[key];
-    return { seed: this.options.seed, nodes: this.nodes.length, groups: this.groups.length, steps: this.now, drainTicks, history, counts: this.counts };
+    return { seed: this.options.seed, nodes: this.nodes.length, groups: this.groups.length, steps: this.now, drainTicks, history, counts: this.events.counts };
   }
 }
 
@@ -648,14 +584,9 @@ export function runQueueSeed(seed: number, overrides: Partial<Omit<QueueSimOptio
     for (let i = 0; i < options.chaosSteps; i++) cluster.step(true);
     return cluster.summary(cluster.drain());
   } catch (error) {
-    const message = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
     const steps = options.chaosSteps === defaultQueueSimOptions.chaosSteps ? "" : `SINKRON_QUEUE_SIM_STEPS=${options.chaosSteps} `;
     const replay = `${steps}SINKRON_QUEUE_SIM_SEED=${seed} bun test test/queue/simulation.test.ts`;
     const variant = options.machine === "real" ? "" : ` (negative control: ${options.machine})`;
-    const wrapped = new Error(
-      `queue simulation seed ${seed}${variant} failed at step ${cluster.now}: ${message}\nreplay: ${replay}\n--- recent events ---\n${cluster.recentEvents()}`,
-    );
-    if (error instanceof Error && error.stack !== undefined) wrapped.stack = `${wrapped.message}\n--- original stack ---\n${error.stack}`;
-    throw wrapped;
+    throw seedFailure(error, `queue simulation seed ${seed}${variant} failed at step ${cluster.now}`, replay, cluster.events);
   }
 }

@@ -6,8 +6,10 @@
 import { RaftNode, type NodeId, type Ready, type RaftStatus } from "../../../src/raft/index.ts";
 import { SafetyChecker, SimulationViolation, type ReadStart } from "./checker.ts";
 import { SimDisk } from "./disk.ts";
+import { SimEvents, seedFailure } from "./events.ts";
+import { NodeFaults, drawFlowLimits, drawWeather, type FlowLimits, type Weather } from "./faults.ts";
 import { HashFsm, commandData, entryKey } from "./fsm.ts";
-import { SimNetwork, type NetworkFaults } from "./network.ts";
+import { SimNetwork } from "./network.ts";
 import { Prng } from "./prng.ts";
 
 export interface SimOptions {
@@ -53,19 +55,13 @@ interface SimNode {
   tickSkipRate: number;
 }
 
-interface FaultProfile {
-  network: NetworkFaults;
-  crashRate: number;
-  partitionRate: number;
-  persistDelayRate: number;
+interface FaultProfile extends Weather {
   proposeRate: number;
   readRate: number;
   confChangeRate: number;
   transferRate: number;
   compactRate: number;
-  maxInflightMsgs: number;
-  maxEntriesBytesPerMsg: number;
-  maxUncommittedBytes: number;
+  limits: FlowLimits;
 }
 
 export interface SimResult {
@@ -80,8 +76,6 @@ export interface SimResult {
   counts: Record<string, number>;
 }
 
-const eventLogLinesMax = 400;
-
 export class SimCluster {
   private readonly prng: Prng;
   private readonly opsPrng: Prng;
@@ -91,12 +85,11 @@ export class SimCluster {
   readonly nodes = new Map<NodeId, SimNode>();
   private readonly founders: NodeId[];
   private readonly profile: FaultProfile;
+  private readonly faults: NodeFaults<SimNode>;
   now = 0;
   private writeSeq = 0;
   private readCtx = 0;
-  private partitionHealAt = -1;
-  private readonly events: string[] = [];
-  readonly counts: Record<string, number> = {};
+  readonly events = new SimEvents(() => this.now);
 
   constructor(readonly options: SimOptions) {
     this.prng = new Prng(options.seed);
@@ -128,6 +121,8 @@ export class SimCluster {
         tickSkipRate: this.prng.next() * 0.05,
       });
     }
+    const crashable = { isUp: (n: SimNode) => n.raft !== null, crash: (n: SimNode, downTicks: number) => this.crash(n, downTicks) };
+    this.faults = new NodeFaults(this.profile, this.network, [...this.nodes.values()], crashable, this.events);
     for (const id of this.founders) this.start(this.node(id));
   }
 
@@ -135,24 +130,13 @@ export class SimCluster {
   private drawProfile(p: Prng): FaultProfile {
     const storm = p.next();
     return {
-      network: {
-        lossRate: storm * 0.15,
-        duplicateRate: p.next() * 0.08,
-        delayTicksMax: p.int(1, 6),
-        longDelayRate: p.next() * 0.03,
-        isFifo: false,
-      },
-      crashRate: 0.001 + storm * 0.006,
-      partitionRate: 0.002 + storm * 0.01,
-      persistDelayRate: p.next() * 0.5,
+      ...drawWeather(p, storm),
       proposeRate: 0.2 + p.next() * 0.5,
       readRate: 0.05 + p.next() * 0.2,
       confChangeRate: p.next() * 0.02,
       transferRate: p.next() * 0.006,
       compactRate: p.next() * 0.03,
-      maxInflightMsgs: p.pick([1, 2, 4, 16]),
-      maxEntriesBytesPerMsg: p.pick([256, 4096, 65536]),
-      maxUncommittedBytes: p.pick([2048, 16384]),
+      limits: drawFlowLimits(p),
     };
   }
 
@@ -160,19 +144,6 @@ export class SimCluster {
     const node = this.nodes.get(id);
     if (node === undefined) throw new Error(`no node ${id}`);
     return node;
-  }
-
-  count(what: string): void {
-    this.counts[what] = (this.counts[what] ?? 0) + 1;
-  }
-
-  log(line: string): void {
-    this.events.push(`[${this.now}] ${line}`);
-    if (this.events.length > eventLogLinesMax) this.events.shift();
-  }
-
-  recentEvents(): string {
-    return this.events.join("\n");
   }
 
   private live(): Map<NodeId, { node: RaftNode; incarnation: number }> {
@@ -183,7 +154,6 @@ export class SimCluster {
 
   private start(n: SimNode): void {
     const disk = n.disk;
-    const isEmpty = disk.hardState.term === 0 && disk.snapshot === null && disk.entries.length === 0;
     const damage = this.options.isDamageHidden ? null : disk.damage;
     // Negative control: storage hides the damage completely, commit index included.
     if (this.options.isDamageHidden) disk.hardState.commit = Math.min(disk.hardState.commit, disk.lastIndex());
@@ -194,10 +164,8 @@ export class SimCluster {
       electionTicks: this.options.electionTicks,
       heartbeatTicks: this.options.heartbeatTicks,
       random: () => n.random.next(),
-      maxInflightMsgs: this.profile.maxInflightMsgs,
-      maxEntriesBytesPerMsg: this.profile.maxEntriesBytesPerMsg,
-      maxUncommittedBytes: this.profile.maxUncommittedBytes,
-      ...(isEmpty ? {} : { restore: disk.restoreState() }),
+      ...this.profile.limits,
+      ...(disk.isEmpty() ? {} : { restore: disk.restoreState() }),
       ...(damage === null ? {} : { votingDisabledUntil: damage }),
     });
     n.incarnation++;
@@ -207,15 +175,13 @@ export class SimCluster {
     n.writes.clear();
     n.reads.clear();
     n.readsAwaitingApply = [];
-    this.log(`${n.id} start #${n.incarnation} term=${disk.hardState.term} last=${disk.lastIndex()}${damage === null ? "" : ` votingDisabledUntil=${damage.index}@${damage.term}`}`);
+    this.events.log(`${n.id} start #${n.incarnation} term=${disk.hardState.term} last=${disk.lastIndex()}${damage === null ? "" : ` votingDisabledUntil=${damage.index}@${damage.term}`}`);
   }
 
   private crash(n: SimNode, downTicks: number): void {
     n.raft = null;
     n.pending = null;
     n.downUntil = this.now + downTicks;
-    this.log(`${n.id} crash (down ${downTicks})`);
-    this.count("crash");
   }
 
   // ---- one step ----
@@ -223,7 +189,7 @@ export class SimCluster {
   step(isChaos: boolean): void {
     this.now++;
     if (isChaos) {
-      this.injectFaults();
+      this.faults.inject(this.faultPrng, this.now);
       this.clientOps();
     }
     this.restartDue(isChaos);
@@ -256,14 +222,13 @@ export class SimCluster {
         const rd = raft.ready();
         this.checker.onReady(n.id, rd, raft);
         if (rd.votingRestored === true) {
-          this.count("votingRestored");
-          this.log(`${n.id} voting restored`);
+          this.events.count("votingRestored");
+          this.events.log(`${n.id} voting restored`);
         }
         if (rd.softState !== undefined) {
-          this.log(`${n.id} ${rd.softState.role} term=${rd.softState.term} leader=${rd.softState.leader ?? "-"}`);
+          this.events.log(`${n.id} ${rd.softState.role} term=${rd.softState.term} leader=${rd.softState.leader ?? "-"}`);
         }
-        const isDelayed = this.faultPrng.chance(this.profile.persistDelayRate);
-        n.pending = { rd, persistAt: this.now + (isDelayed ? this.faultPrng.int(1, 3) : 0) };
+        n.pending = { rd, persistAt: this.faults.persistAt(this.faultPrng, this.now) };
       }
       if (this.now < n.pending.persistAt) return;
       const rd = n.pending.rd;
@@ -280,8 +245,8 @@ export class SimCluster {
     if (rd.snapshot !== undefined) {
       n.fsm = HashFsm.decode(rd.snapshot.data);
       this.checker.onSnapshotRestore(n.id, rd.snapshot, n.fsm);
-      this.count("snapshotInstalled");
-      this.log(`${n.id} installed snapshot ${rd.snapshot.index}@${rd.snapshot.term}`);
+      this.events.count("snapshotInstalled");
+      this.events.log(`${n.id} installed snapshot ${rd.snapshot.index}@${rd.snapshot.term}`);
       for (const index of [...n.writes.keys()]) if (index <= rd.snapshot.index) n.writes.delete(index);
     }
     for (const entry of rd.committed) {
@@ -295,8 +260,8 @@ export class SimCluster {
           this.checker.onWriteAcked(entry.index);
         }
       }
-      if (entry.type === "config") this.count("configApplied");
-      if (entry.type === "config") this.log(`${n.id} applied config ${entry.index}: ${entryKey(entry)}`);
+      if (entry.type === "config") this.events.count("configApplied");
+      if (entry.type === "config") this.events.log(`${n.id} applied config ${entry.index}: ${entryKey(entry)}`);
     }
     for (const rs of rd.readStates) {
       const start = n.reads.get(rs.ctx);
@@ -319,37 +284,6 @@ export class SimCluster {
 
   // ---- faults ----
 
-  private injectFaults(): void {
-    const p = this.faultPrng;
-    for (const n of this.nodes.values()) {
-      if (n.raft !== null && p.chance(this.profile.crashRate)) this.crash(n, p.int(3, 80));
-    }
-    if (this.partitionHealAt >= 0 && this.now >= this.partitionHealAt) {
-      this.network.healAll();
-      this.partitionHealAt = -1;
-      this.log("partition healed");
-    } else if (this.partitionHealAt < 0 && p.chance(this.profile.partitionRate)) {
-      this.partitionRandomly(p);
-    }
-  }
-
-  private partitionRandomly(p: Prng): void {
-    const ids = [...this.nodes.keys()];
-    const side = p.shuffle(ids.slice()).slice(0, p.int(1, Math.max(1, Math.floor(ids.length / 2))));
-    const rest = ids.filter((id) => !side.includes(id));
-    const isOneWay = p.chance(0.3);
-    this.network.partition(side, rest, isOneWay);
-    if (p.chance(0.2)) {
-      // A flaky extra link inside the majority side.
-      const a = p.pick(rest);
-      const b = p.pick(rest);
-      if (a !== b) this.network.cutLink(a, b);
-    }
-    this.partitionHealAt = this.now + p.int(10, 200);
-    this.count(isOneWay ? "partitionOneWay" : "partition");
-    this.log(`partition ${isOneWay ? "one-way " : ""}{${side.join(",")}} | {${rest.join(",")}}: ${this.network.describeCuts()}`);
-  }
-
   private restartDue(isChaos: boolean): void {
     for (const n of this.nodes.values()) {
       if (n.raft !== null || n.isRetired || (isChaos && this.now < n.downUntil)) continue;
@@ -364,8 +298,8 @@ export class SimCluster {
     const leader = this.newestLeader();
     if (leader === null || leader.voters.length < 3) return;
     const marker = n.disk.damageTail(this.faultPrng.int(1, 6));
-    if (marker !== null) this.count("damage");
-    if (marker !== null) this.log(`${n.id} storage damaged: lost tail, must repair to ${marker.index}@${marker.term}`);
+    if (marker !== null) this.events.count("damage");
+    if (marker !== null) this.events.log(`${n.id} storage damaged: lost tail, must repair to ${marker.index}@${marker.term}`);
   }
 
   private newestLeader(): RaftStatus | null {
@@ -405,8 +339,8 @@ export class SimCluster {
       if (voters.length > 0) {
         const to = p.pick(voters);
         const result = n.raft?.transferLeadership(to);
-        this.log(`${n.id} transfer to ${to}: ${JSON.stringify(result)}`);
-        if (result?.ok === true) this.count("transfer");
+        this.events.log(`${n.id} transfer to ${to}: ${JSON.stringify(result)}`);
+        if (result?.ok === true) this.events.count("transfer");
       }
     }
     this.maybeCompact(p);
@@ -438,7 +372,7 @@ export class SimCluster {
       choices.push(() => {
         const id = p.pick(outsiders);
         const result = n.raft?.proposeConfChange({ type: "addLearner", node: id });
-        this.log(`${n.id} propose addLearner ${id}: ${JSON.stringify(result)}`);
+        this.events.log(`${n.id} propose addLearner ${id}: ${JSON.stringify(result)}`);
         const target = this.node(id);
         if (result?.ok === true && target.raft === null) {
           target.isRetired = false;
@@ -450,14 +384,14 @@ export class SimCluster {
       choices.push(() => {
         const id = p.pick(status.learners);
         const result = n.raft?.proposeConfChange({ type: "promote", node: id });
-        this.log(`${n.id} propose promote ${id}: ${JSON.stringify(result)}`);
+        this.events.log(`${n.id} propose promote ${id}: ${JSON.stringify(result)}`);
       });
     }
     if (!isAnyDamaged && members.size > 1) {
       choices.push(() => {
         const id = p.pick([...members]);
         const result = n.raft?.proposeConfChange({ type: "remove", node: id });
-        this.log(`${n.id} propose remove ${id}: ${JSON.stringify(result)}`);
+        this.events.log(`${n.id} propose remove ${id}: ${JSON.stringify(result)}`);
       });
     }
     if (choices.length > 0) p.pick(choices)();
@@ -471,8 +405,8 @@ export class SimCluster {
     const snapshot = n.raft?.compact(n.fsm.index, n.fsm.encode()) ?? null;
     if (snapshot !== null) {
       n.disk.compact(snapshot);
-      this.count("compact");
-      this.log(`${n.id} compacted to ${snapshot.index}@${snapshot.term}`);
+      this.events.count("compact");
+      this.events.log(`${n.id} compacted to ${snapshot.index}@${snapshot.term}`);
     }
   }
 
@@ -487,8 +421,8 @@ export class SimCluster {
         n.raft = null;
         n.pending = null;
         n.isRetired = true;
-        this.count("retire");
-        this.log(`${n.id} retired (removed from ${[...members].join(",")})`);
+        this.events.count("retire");
+        this.events.log(`${n.id} retired (removed from ${[...members].join(",")})`);
         return;
       }
     }
@@ -501,11 +435,8 @@ export class SimCluster {
    * its configuration, within livenessTicksMax.
    */
   checkLiveness(): { ticks: number; note: string } {
-    this.network.healAll();
-    this.partitionHealAt = -1;
-    // Liveness is promised over links that deliver in order, as the TCP transport does.
-    this.network.faults = { lossRate: 0, duplicateRate: 0, delayTicksMax: 1, longDelayRate: 0, isFifo: true };
-    this.log("healed: FIFO links, no loss, no partitions, all nodes restarting");
+    this.faults.healAll();
+    this.events.log("healed: FIFO links, no loss, no partitions, all nodes restarting");
     const startedAt = this.now;
     let probe: { node: SimNode; index: number; term: number } | null = null;
     while (this.now - startedAt < this.options.livenessTicksMax) {
@@ -565,7 +496,7 @@ export class SimCluster {
       committedMax: this.checker.committedMax,
       livenessTicks,
       note,
-      counts: this.counts,
+      counts: this.events.counts,
     };
   }
 }
@@ -581,12 +512,6 @@ export function runSeed(seed: number, overrides: Partial<Omit<SimOptions, "seed"
     const liveness = cluster.checkLiveness();
     return cluster.summary(liveness.ticks, liveness.note);
   } catch (error) {
-    const message = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
-    const replay = `SINKRON_SIM_SEED=${seed} bun test test/raft`;
-    const wrapped = new Error(
-      `simulation seed ${seed} failed at step ${cluster.now}: ${message}\nreplay: ${replay}\n--- recent events ---\n${cluster.recentEvents()}`,
-    );
-    if (error instanceof Error && error.stack !== undefined) wrapped.stack = `${wrapped.message}\n--- original stack ---\n${error.stack}`;
-    throw wrapped;
+    throw seedFailure(error, `simulation seed ${seed} failed at step ${cluster.now}`, `SINKRON_SIM_SEED=${seed} bun test test/raft`, cluster.events);
   }
 }

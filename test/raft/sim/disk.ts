@@ -16,6 +16,11 @@ export class SimDisk {
   /** Set when a damaged restart was simulated; cleared when the core reports votingRestored. */
   damage: DamageMarker | null = null;
 
+  /** Nothing persisted yet: the node starts from its configured membership, not a restore. */
+  isEmpty(): boolean {
+    return this.hardState.term === 0 && this.snapshot === null && this.entries.length === 0;
+  }
+
   firstIndex(): number {
     return (this.snapshot?.index ?? 0) + 1;
   }
