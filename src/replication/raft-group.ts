@@ -70,7 +70,7 @@ export class RaftGroup {
 
   /** Proposes `command`; resolves with its result once applied on this node. */
   propose(command: LogCommand): Promise<unknown> {
-    return this.awaitApplied(this.raft.propose(encodeCommand(command)));
+    return this.awaitApplied(this.raft.propose(encodeCommand({ ...command, atMs: command.atMs ?? Date.now() })));
   }
 
   /** Proposes a membership change (one server at a time); resolves once applied here. */

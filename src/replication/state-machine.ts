@@ -12,6 +12,11 @@ export interface LogCommand {
    * already applied returns the first result instead of applying twice (thesis §6.3).
    */
   rid: string | null;
+  /**
+   * The proposing leader's wall clock (ms), stamped by RaftGroup.propose. Replicas never read a
+   * clock; they age their dedup table by this one (absent in entries from before it existed).
+   */
+  atMs?: number;
 }
 
 export interface ApplyContext {

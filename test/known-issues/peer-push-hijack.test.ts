@@ -1,8 +1,7 @@
-// KNOWN ISSUES (open, issue 5 / issue 4): each `test.failing` below demonstrates a bug found in
-// review and not fixed yet; bun counts it as passing while the bug exists and as failing once it
-// is fixed, so the fix must turn it into a regular test. Plan: lock.cancel leaves a replicated
-// tombstone and unknown outcomes are decided from its applied result; rid dedup evicts by age,
-// not count; peer identity needs a cluster secret separate from the client token.
+// KNOWN ISSUE (open, issue 4): the `test.failing` below demonstrates a bug found in review and not
+// fixed yet; bun counts it as passing while the bug exists and as failing once it is fixed, so
+// the fix must turn it into a regular test. Plan: peer identity needs a cluster secret separate
+// from the client token.
 // Review 2: any connection that says HELLO {peer: "n2"} becomes the push target for n2's Raft
 // traffic (server.onPeer: newest wins, no membership or identity check beyond the shared token).
 import { afterEach, expect, test } from "bun:test";
