@@ -187,11 +187,29 @@ export class QueueService {
       }
       if (performance.now() >= deadlineMs || ctx.connection.closeSignal.aborted) {
         // This node's replicas may lag their leaders: before answering "nothing", ask the leaders
-        // (no log entry), so a consume right after an acknowledged produce finds the message.
-        return queue === undefined ? [] : this.consumeOnce(queue, lane, max, visibilityMs, await this.leaderReadyCounts(queue, lane));
+        // (no log entry), so a consume right after an acknowledged produce finds the message —
+        // also when the produce created the queue and this node has not applied that yet.
+        if (queue === undefined) return this.consumeUnknownQueue(name, max, visibilityMs, ctx);
+        return this.consumeOnce(queue, lane, max, visibilityMs, await this.leaderReadyCounts(queue, lane));
       }
       await this.waitForMessages(queue, lane, deadlineMs, ctx);
     }
+  }
+
+  /** A last look for a queue this node does not know: group 0's leader has the final word. */
+  private async consumeUnknownQueue(name: string, max: number, visibilityMs: number, ctx: CommandContext): Promise<ClientDelivery[]> {
+    const { lane, base } = laneOf(name);
+    const { router, group0, catalog } = this.options;
+    const args = { queue: name, max, visibilityMs, waitMs: 0 };
+    return router.run(group0, ctx, Q_CONSUME.name, args, async () => {
+      await group0.readBarrier();
+      const queue = catalog.get(base);
+      return queue === undefined ? [] : this.consumeOnce(queue, lane, max, visibilityMs, await this.leaderReadyCounts(queue, lane));
+    }, false).catch((error: unknown) => {
+      // Not knowing is the answer "nothing yet" for a queue that may never have existed.
+      if (error instanceof SinkronError && (error.code === "NOT_LEADER" || error.code === "UNAVAILABLE")) return [];
+      throw error;
+    });
   }
 
   /** Ready counts of the partitions this node does not lead, as their leaders see them now. */

@@ -306,3 +306,13 @@ test("read your writes across nodes: a queue created, a message produced or acke
     expect([info.ready, info.inflight]).toEqual([0, 0]);
   }
 }, 30_000);
+
+test("a consume through another node right after the produce that created the queue finds the message", async () => {
+  cluster = await TestCluster.start(3);
+  const [a, b] = await Promise.all(["n1", "n3"].map((id) => cluster!.client(id)));
+  for (let i = 0; i < 10; i++) {
+    const { id } = await a!.queue.produce({ queue: `fresh${i}`, body: "first" });
+    expect((await b!.queue.consume({ queue: `fresh${i}` })).map((d) => d.id)).toEqual([id]);
+  }
+  expect(await b!.queue.consume({ queue: "never-created" })).toEqual([]);
+}, 20_000);
