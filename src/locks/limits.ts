@@ -14,6 +14,11 @@ export interface LockLimits {
   lockWaitersMax: number;
   /** Locks one owner holds plus requests it has waiting, together. */
   ownerLocksMax: number;
+  /**
+   * Cancelled request ids remembered so that an acquire applied after its cancel is refused;
+   * the oldest is forgotten first. Bounds memory, not requests: nothing is refused TOO_LARGE.
+   */
+  tombstonesMax: number;
 }
 
 export const LOCK_LIMITS_DEFAULT: Readonly<LockLimits> = Object.freeze({
@@ -21,6 +26,7 @@ export const LOCK_LIMITS_DEFAULT: Readonly<LockLimits> = Object.freeze({
   waitersMax: 100_000,
   lockWaitersMax: 1_000,
   ownerLocksMax: 1_000,
+  tombstonesMax: 100_000,
 });
 
 /** Fills in the defaults and refuses limits the table cannot honour (a configuration bug). */

@@ -13,7 +13,7 @@ import { resolveLockLimits } from "./limits.ts";
 import { LockState } from "./lock-state.ts";
 import { decodeSnapshot, encodeSnapshot } from "./snapshot.ts";
 import { TokenMinter } from "./tokens.ts";
-import type { CycleStep, Grant, Holder, LockErrorCode, LockInfo, LockMode, LockOutcome, LockStats, Waiter } from "./types.ts";
+import type { CancelResult, Grant, Holder, LockErrorCode, LockInfo, LockMode, LockOutcome, LockRefusal, LockStats, Waiter } from "./types.ts";
 import { findCycle } from "./waits-for.ts";
 
 export type { LockOutcome } from "./types.ts";
@@ -27,6 +27,14 @@ export class LockTable implements StateMachine {
   private readonly requests = new Map<string, Waiter>();
   /** owner → its waiting requests in arrival order (seq), for the waits-for search. */
   private readonly ownerWaits = new Map<string, Waiter[]>();
+  /** requestId → the hold its acquire granted (holds with a known requestId only). */
+  private readonly grantedBy = new Map<string, Holder>();
+  /**
+   * Cancelled request ids, oldest first (Set order is insertion order): an acquire applied after
+   * its cancel — still in flight, or retried — is refused instead of granting a lock to a client
+   * that was told it failed. At most limits.tombstonesMax.
+   */
+  private readonly tombstones = new Set<string>();
   /** owner → holds plus waiting requests (ownerLocksMax). */
   private readonly ownerEntries = new Map<string, number>();
   /** Lease ends in time order; ties by token, then name (tokens repeat across locks). */
@@ -66,6 +74,7 @@ export class LockTable implements StateMachine {
       nowMs: Number.isFinite(this.nowMs) ? this.nowMs : null,
       counters: { ...this.counters },
       locks: [...this.locks.values()],
+      tombstones: [...this.tombstones],
     });
   }
 
@@ -75,6 +84,8 @@ export class LockTable implements StateMachine {
     this.requests.clear();
     this.ownerWaits.clear();
     this.ownerEntries.clear();
+    this.grantedBy.clear();
+    this.tombstones.clear();
     this.leases.clear();
     this.deadlines.clear();
     this.waiterCount = 0;
@@ -91,6 +102,7 @@ export class LockTable implements StateMachine {
     // Owner indexes in arrival order, as they were built originally (deterministic searches).
     waiters.sort((a, b) => a.seq - b.seq);
     for (const waiter of waiters) this.trackWait(waiter);
+    for (const requestId of snap.tombstones) this.addTombstone(requestId);
     this.checkInvariants();
   }
 
@@ -163,7 +175,7 @@ export class LockTable implements StateMachine {
         const args = parseCancel(command.args);
         if (args instanceof ArgsError) return appliedError("BAD_REQUEST", args.message);
         this.advanceClock(args.nowMs);
-        return { cancelled: this.cancel(args.requestId) };
+        return this.cancel(args.requestId);
       }
       case "lock.tick": {
         const args = parseTick(command.args);
@@ -177,6 +189,12 @@ export class LockTable implements StateMachine {
 
   private acquire(args: AcquireArgs): unknown {
     const { name, owner, mode, requestId } = args;
+    if (this.tombstones.has(requestId)) {
+      // Cancelled before it arrived: its client was already told it failed. Decide it as the
+      // cancel would have, and change nothing else.
+      this.counters.cancellations += 1;
+      return this.refuse(args, "TIMEOUT", `the request for lock '${name}' was cancelled before it was applied`, { cancelled: true });
+    }
     // A retried proposal of a request that is still waiting changes nothing.
     if (this.requests.has(requestId)) return { queued: true };
     const lock = this.locks.get(name);
@@ -197,19 +215,19 @@ export class LockTable implements StateMachine {
       if (this.locks.size >= this.limits.locksMax) return this.refuse(args, "TOO_LARGE", `the table holds ${this.limits.locksMax} locks (locksMax)`);
       const created = new LockState(name);
       this.locks.set(name, created);
-      return this.decideGrant(args, this.grantNew(created, owner, mode, args.ttlMs));
+      return this.decideGrant(args, this.grantNew(created, owner, mode, args.ttlMs, requestId));
     }
     // FIFO: a request is granted at once only when nobody waits (Gray & Reuter 1993, ch. 8);
     // so a waiting exclusive request holds back later shared ones — no writer starvation.
     if (lock.queue.length === 0 && !lock.conflictsWithHolders(owner, mode)) {
-      return this.decideGrant(args, this.grantNew(lock, owner, mode, args.ttlMs));
+      return this.decideGrant(args, this.grantNew(lock, owner, mode, args.ttlMs, requestId));
     }
     return this.wait(args, lock, false);
   }
 
   /** Shared → exclusive by a holder: at once when it is the sole holder, else it waits. */
   private acquireConversion(args: AcquireArgs, lock: LockState, held: Holder): unknown {
-    if (lock.holders.size === 1) return this.decideGrant(args, this.upgrade(lock, held, args.ttlMs));
+    if (lock.holders.size === 1) return this.decideGrant(args, this.upgrade(lock, held, args.ttlMs, args.requestId));
     if (this.ownerEntryCount(args.owner) >= this.limits.ownerLocksMax) {
       return this.refuse(args, "TOO_LARGE", `owner '${args.owner}' holds or waits for ${this.limits.ownerLocksMax} locks (ownerLocksMax)`);
     }
@@ -271,15 +289,44 @@ export class LockTable implements StateMachine {
     return { expiresAtMs: held.expiresAtMs };
   }
 
-  private cancel(requestId: string): boolean {
+  /**
+   * Withdraws request `requestId` whatever its state, because the proposer answered its client
+   * with a failure: a waiting request is removed (outcome TIMEOUT, cancelled), a hold it was
+   * granted is released, and in every case a tombstone refuses the acquire if it is applied later
+   * (still in flight, or retried past the rid dedup).
+   */
+  private cancel(requestId: string): CancelResult {
+    let cancelled = false;
     const waiter = this.requests.get(requestId);
-    if (waiter === undefined) return false;
-    const lock = this.locks.get(waiter.name)!;
-    this.dropWait(lock, waiter);
-    this.counters.cancellations += 1;
-    this.decide(waiter, { error: "TIMEOUT", message: `the request for lock '${waiter.name}' was cancelled`, cancelled: true });
-    this.settle(lock);
-    return true;
+    if (waiter !== undefined) {
+      const lock = this.locks.get(waiter.name)!;
+      this.dropWait(lock, waiter);
+      this.counters.cancellations += 1;
+      this.decide(waiter, { error: "TIMEOUT", message: `the request for lock '${waiter.name}' was cancelled`, cancelled: true });
+      this.settle(lock);
+      cancelled = true;
+    }
+    // Granted already: the client was told otherwise, so nobody knows of this hold, and without
+    // a lease it would never end.
+    const held = this.grantedBy.get(requestId);
+    let released = false;
+    if (held !== undefined) {
+      const lock = this.locks.get(held.name)!;
+      this.dropHold(lock, held);
+      this.counters.cancellations += 1;
+      this.settle(lock);
+      cancelled = true;
+      released = true;
+    }
+    this.addTombstone(requestId);
+    return released ? { cancelled, released } : { cancelled };
+  }
+
+  /** Remembers a cancelled id; the oldest is forgotten past tombstonesMax (apply order: deterministic). */
+  private addTombstone(requestId: string): void {
+    if (this.tombstones.has(requestId)) return;
+    this.tombstones.add(requestId);
+    while (this.tombstones.size > this.limits.tombstonesMax) this.tombstones.delete(this.tombstones.values().next().value!);
   }
 
   /**
@@ -335,7 +382,7 @@ export class LockTable implements StateMachine {
       this.dropWait(lock, waiter);
       const held = lock.holders.get(waiter.owner);
       assert(held === undefined || waiter.mode === "exclusive", `lock ${lock.name}: a shared holder waits for shared`);
-      const grant = held !== undefined ? this.upgrade(lock, held, waiter.ttlMs) : this.grantNew(lock, waiter.owner, waiter.mode, waiter.ttlMs);
+      const grant = held !== undefined ? this.upgrade(lock, held, waiter.ttlMs, waiter.requestId) : this.grantNew(lock, waiter.owner, waiter.mode, waiter.ttlMs, waiter.requestId);
       this.decide(waiter, grant);
     }
     if (lock.holders.size === 0) {
@@ -344,9 +391,9 @@ export class LockTable implements StateMachine {
     }
   }
 
-  private grantNew(lock: LockState, owner: string, mode: LockMode, ttlMs: number | null): Grant {
+  private grantNew(lock: LockState, owner: string, mode: LockMode, ttlMs: number | null, requestId: string): Grant {
     assert(!lock.holders.has(owner), `lock ${lock.name}: owner ${owner} granted twice`);
-    const holder: Holder = { owner, name: lock.name, mode, token: this.tokens.next(lock.name), expiresAtMs: null, heapIndex: -1 };
+    const holder: Holder = { owner, name: lock.name, mode, token: this.tokens.next(lock.name), expiresAtMs: null, requestId, heapIndex: -1 };
     lock.holders.set(owner, holder);
     this.trackHold(holder);
     if (ttlMs !== null) this.setLease(holder, this.nowMs + ttlMs);
@@ -354,10 +401,17 @@ export class LockTable implements StateMachine {
     return { token: holder.token, mode };
   }
 
-  /** Shared → exclusive in place: a new token (a new grant) and the conversion's lease. */
-  private upgrade(lock: LockState, holder: Holder, ttlMs: number | null): Grant {
+  /**
+   * Shared → exclusive in place: a new token (a new grant), the conversion's lease and request
+   * id. Cancelling the conversion later releases the whole hold: the shared grant's token is
+   * superseded, and handing an older token back would break its order.
+   */
+  private upgrade(lock: LockState, holder: Holder, ttlMs: number | null, requestId: string): Grant {
     assert(holder.mode === "shared", `lock ${lock.name}: upgrading a ${holder.mode} hold`);
     assert(lock.holders.size === 1, `lock ${lock.name}: upgrading while others hold it`);
+    this.unindexGrant(holder);
+    holder.requestId = requestId;
+    this.indexGrant(holder);
     if (holder.heapIndex !== -1) this.leases.remove(holder);
     holder.mode = "exclusive";
     holder.token = this.tokens.next(lock.name);
@@ -376,6 +430,7 @@ export class LockTable implements StateMachine {
   // ---- bookkeeping -------------------------------------------------------------------------
 
   private trackHold(holder: Holder): void {
+    this.indexGrant(holder);
     this.holderCount += 1;
     this.addOwnerEntries(holder.owner, 1);
     if (holder.expiresAtMs !== null && holder.heapIndex === -1) this.leases.push(holder);
@@ -384,9 +439,22 @@ export class LockTable implements StateMachine {
   private dropHold(lock: LockState, holder: Holder): void {
     assert(lock.holders.get(holder.owner) === holder, `lock ${lock.name}: dropping a hold it does not have`);
     lock.holders.delete(holder.owner);
+    this.unindexGrant(holder);
     if (holder.heapIndex !== -1) this.leases.remove(holder);
     this.holderCount -= 1;
     this.addOwnerEntries(holder.owner, -1);
+  }
+
+  /**
+   * Request ids are unique per request, but a log entry is input: if a buggy proposer reuses
+   * one, the latest grant wins the index (deterministic) rather than asserting on every replica.
+   */
+  private indexGrant(holder: Holder): void {
+    if (holder.requestId !== null) this.grantedBy.set(holder.requestId, holder);
+  }
+
+  private unindexGrant(holder: Holder): void {
+    if (holder.requestId !== null && this.grantedBy.get(holder.requestId) === holder) this.grantedBy.delete(holder.requestId);
   }
 
   private trackWait(waiter: Waiter): void {
@@ -439,7 +507,7 @@ export class LockTable implements StateMachine {
     return { granted: true, token: grant.token, mode: grant.mode };
   }
 
-  private refuse(args: AcquireArgs, code: LockErrorCode, message: string, details: { cycle?: CycleStep[] } = {}): unknown {
+  private refuse(args: AcquireArgs, code: LockErrorCode, message: string, details: Pick<LockRefusal, "cycle" | "cancelled"> = {}): unknown {
     this.decide(args, { ...details, error: code, message, name: args.name });
     return appliedError(code, message, { ...details, name: args.name });
   }
@@ -511,6 +579,10 @@ export class LockTable implements StateMachine {
     assert(holders === this.holderCount && waiters === this.waiterCount, "holder or waiter counts out of sync");
     assert(waiters === this.requests.size && holders === this.leases.size + countUnleased(this.locks), "indexes out of sync");
     assert(entries.size === this.ownerEntries.size, "owner entry counts out of sync");
+    for (const [requestId, holder] of this.grantedBy) {
+      assert(holder.requestId === requestId && this.locks.get(holder.name)?.holders.get(holder.owner) === holder, `request ${requestId}: indexed hold is gone`);
+    }
+    assert(this.tombstones.size <= this.limits.tombstonesMax, "too many tombstones");
     for (const [owner, n] of entries) assert(this.ownerEntries.get(owner) === n, `owner ${owner}: entry count out of sync`);
     for (const [owner, waits] of this.ownerWaits) {
       for (let i = 1; i < waits.length; i += 1) assert(waits[i - 1]!.seq < waits[i]!.seq, `owner ${owner}: waits out of arrival order`);

@@ -29,6 +29,17 @@ export interface LockRefusal {
   cancelled?: boolean;
 }
 
+/**
+ * What lock.cancel did. `cancelled`: the request was withdrawn by this cancel — it was waiting
+ * (its outcome is TIMEOUT with `cancelled`) or it held the lock (`released`: the hold ended).
+ * false: the request was neither waiting nor holding; its tombstone still refuses it if it
+ * arrives later.
+ */
+export interface CancelResult {
+  cancelled: boolean;
+  released?: true;
+}
+
 /** The fate of one acquire request, reported once (LockTable.onOutcome). */
 export interface LockOutcome {
   requestId: string;
@@ -46,6 +57,12 @@ export interface Holder {
   token: number;
   /** Lease end on the table's clock; null: no lease, held until released. */
   expiresAtMs: number | null;
+  /**
+   * The acquire whose grant this hold is, so lock.cancel of that request can withdraw it. An
+   * idempotent re-acquire keeps it; an upgrade (a new grant) takes the conversion's. null: restored
+   * from a snapshot older than this field — such a hold cannot be withdrawn by cancel.
+   */
+  requestId: string | null;
   /** Position in the lease heap; -1 when not in it. Not part of a snapshot. */
   heapIndex: number;
 }

@@ -1,7 +1,8 @@
 // Property tests of the lock table: random interleavings of acquire / release / renew / cancel /
 // tick (with a leader clock that sometimes lags) from a seeded PRNG, every invariant checked
 // after every step against brute-force references, and a twin table restored from snapshots
-// at random points that must behave identically. A failure prints its seed; replay one with
+// at random points that must behave identically. Cancels hit waiting requests, granted ones and
+// ones not proposed yet, against a small tombstone bound so that eviction happens too. A failure prints its seed; replay one with
 // SINKRON_LOCK_SEED=<seed>, run more with SINKRON_LOCK_SEEDS=<count>.
 import { expect, test } from "bun:test";
 import { LockTable } from "../../src/locks/lock-table.ts";
@@ -13,6 +14,8 @@ import { seededRandom } from "../../src/util/prng.ts";
 
 const STEPS_PER_SEED = 400;
 const SEEDS_DEFAULT = 150;
+/** Small, so tombstones are evicted within a run (a cancel tombstones whatever it names). */
+const TOMBSTONES_MAX = 4;
 
 interface Op {
   op: string;
@@ -34,6 +37,8 @@ class World {
   readonly names: string[];
   nowMs = 1_000;
   private requestSeq = 0;
+  /** owner@name → the request whose grant the current hold is (as the outcomes told). */
+  private readonly grants = new Map<string, { requestId: string; token: number }>();
 
   constructor(private readonly rng: Rng) {
     this.owners = Array.from({ length: 2 + Math.floor(rng() * 6) }, (_, i) => `o${i}`);
@@ -71,11 +76,34 @@ class World {
     }
     if (kind < 0.9) {
       const waiting = this.waitingRequests(table);
-      const requestId = waiting.length > 0 && rng() < 0.85 ? pick(rng, waiting).requestId : `r${Math.floor(rng() * (this.requestSeq + 1))}`;
+      const granted = this.grantRequests(table);
+      const which = rng();
+      let requestId = `r${Math.floor(rng() * (this.requestSeq + 1))}`; // anything issued, or r0: never
+      if (which < 0.45 && waiting.length > 0) requestId = pick(rng, waiting).requestId;
+      else if (which < 0.7 && granted.length > 0) requestId = pick(rng, granted);
+      else if (which < 0.85) requestId = `r${this.requestSeq + 1 + Math.floor(rng() * 2)}`; // before its acquire
       return { op: "lock.cancel", args: { requestId, nowMs } };
     }
     this.nowMs += Math.floor(rng() * 400);
     return { op: "lock.tick", args: { nowMs: this.nowMs } };
+  }
+
+  /** Learns which request each new grant came from (an idempotent answer repeats the token). */
+  observe(outcomes: LockOutcome[]): void {
+    for (const o of outcomes) {
+      if (!("token" in o.result)) continue;
+      const key = `${o.owner}@${o.name}`;
+      if (this.grants.get(key)?.token !== o.result.token) this.grants.set(key, { requestId: o.requestId, token: o.result.token });
+    }
+  }
+
+  private grantRequests(table: LockTable): string[] {
+    return this.names.flatMap((name) =>
+      table.info(name).holders.flatMap((h) => {
+        const grant = this.grants.get(`${h.owner}@${name}`);
+        return grant?.token === h.token ? [grant.requestId] : [];
+      }),
+    );
   }
 
   private holds(table: LockTable): [string, string][] {
@@ -145,6 +173,12 @@ class Checker {
   private readonly outcomeCount = new Map<string, number>();
   private readonly issued = new Set<string>();
   private clockMs = Number.NEGATIVE_INFINITY;
+  /** owner@name → the request whose grant the current hold is (when the tokens match). */
+  private readonly grantOf = new Map<string, { requestId: string; token: number }>();
+  /** The model of the table's tombstones: every cancelled id, oldest first, at most TOMBSTONES_MAX. */
+  private readonly tombstones = new Set<string>();
+  tombstoneRefusals = 0;
+  cancelReleases = 0;
 
   constructor(private readonly names: string[]) {}
 
@@ -181,11 +215,55 @@ class Checker {
       must(waitingIds.has(id) !== this.outcomeCount.has(id), `${id}: neither waiting nor decided`);
     }
 
+    this.checkCancel(before, after, op, res, outcomes, isRetry);
     const isIdempotentAnswer = this.checkTokens(before, op, outcomes);
     // Every hold carries a token some grant reported.
     for (const info of after) for (const h of info.holders) must(h.token <= this.maxToken.get(info.name)!, `${info.name}: token ${h.token} never reported`);
     this.checkFifo(before, after, op, res, outcomes, isIdempotentAnswer);
     this.checkDeadlocks(after, op, res);
+  }
+
+  /**
+   * lock.cancel X withdraws X whatever its state: afterwards X neither waits nor holds; it says
+   * `cancelled` exactly when X was waiting (outcome TIMEOUT, cancelled) or holding (`released`);
+   * and an acquire X applied later is refused TIMEOUT, cancelled, while X's tombstone lasts
+   * (evicted oldest first).
+   */
+  private checkCancel(before: LockInfo[], after: LockInfo[], op: Op, res: Record<string, unknown>, outcomes: LockOutcome[], isRetry: boolean): void {
+    const id = op.args.requestId as string;
+    const heldBy = (infos: LockInfo[], requestId: string) =>
+      infos.some((info) => info.holders.some((h) => {
+        const grant = this.grantOf.get(`${h.owner}@${info.name}`);
+        return grant?.token === h.token && grant.requestId === requestId;
+      }));
+    const wasHolding = op.op === "lock.cancel" && heldBy(before, id);
+    for (const o of outcomes) {
+      if (!("token" in o.result)) continue;
+      const key = `${o.owner}@${o.name}`;
+      if (this.grantOf.get(key)?.token !== o.result.token) this.grantOf.set(key, { requestId: o.requestId, token: o.result.token });
+    }
+    const isWaiting = after.some((info) => info.waiters.some((w) => w.requestId === id));
+    const refusedCancelled = outcomes.some((o) => o.requestId === id && !("token" in o.result) && o.result.error === "TIMEOUT" && o.result.cancelled === true);
+    if (op.op === "lock.cancel") {
+      must(!isWaiting && !heldBy(after, id), `${id} waits or holds after its cancel`);
+      const grantedThisStep = outcomes.some((o) => o.requestId === id && "token" in o.result);
+      must(res.released !== true || wasHolding || grantedThisStep, `${id}: cancel released a hold it did not have`);
+      must(res.cancelled === (refusedCancelled || res.released === true), `${id}: cancelled ${String(res.cancelled)} does not match what it withdrew`);
+      if (res.released === true) this.cancelReleases += 1;
+      if (!this.tombstones.has(id)) {
+        this.tombstones.add(id);
+        if (this.tombstones.size > TOMBSTONES_MAX) this.tombstones.delete(this.tombstones.values().next().value!);
+      }
+      return;
+    }
+    if (op.op !== "lock.acquire" || isRetry) return;
+    if (this.tombstones.has(id)) {
+      must(res.$error === "TIMEOUT" && res.cancelled === true && refusedCancelled, `${id}: acquired after its cancel`);
+      must(!isWaiting && !heldBy(after, id), `${id}: a cancelled acquire changed the table`);
+      this.tombstoneRefusals += 1;
+    } else {
+      must(res.cancelled !== true && !refusedCancelled, `${id}: refused as cancelled without a tombstone`);
+    }
   }
 
   /** At the end of a run: every request ever issued is waiting or has exactly one outcome. */
@@ -280,7 +358,7 @@ class Checker {
 /** Group 0 as the lead mounts it: the table under prefix "lock", request-id dedup in front. */
 class Group {
   readonly composite = new CompositeStateMachine();
-  readonly table = new LockTable();
+  readonly table = new LockTable({ tombstonesMax: TOMBSTONES_MAX });
   outcomes: LockOutcome[] = [];
 
   constructor() {
@@ -303,7 +381,7 @@ class Group {
   }
 }
 
-type RunStats = Pick<LockStats, "grants" | "timeouts" | "deadlocks" | "expirations" | "cancellations">;
+type RunStats = Pick<LockStats, "grants" | "timeouts" | "deadlocks" | "expirations" | "cancellations"> & { tombstoneRefusals: number; cancelReleases: number };
 
 function runSeed(seed: number): RunStats {
   const rng = seededRandom(seed);
@@ -320,6 +398,7 @@ function runSeed(seed: number): RunStats {
     const before = world.names.map((name) => a.table.info(name));
     const result = a.apply(op, index);
     const resultB = b.apply(op, index);
+    world.observe(a.outcomes);
     try {
       must(Bun.deepEquals(resultB, result, true), "the restored twin answered differently");
       must(Bun.deepEquals(b.outcomes, a.outcomes, true), "the restored twin decided differently");
@@ -337,7 +416,7 @@ function runSeed(seed: number): RunStats {
   }
   checker.checkEnd(a.table);
   const { grants, timeouts, deadlocks, expirations, cancellations } = a.table.stats();
-  return { grants, timeouts, deadlocks, expirations, cancellations };
+  return { grants, timeouts, deadlocks, expirations, cancellations, tombstoneRefusals: checker.tombstoneRefusals, cancelReleases: checker.cancelReleases };
 }
 
 function seeds(): number[] {
@@ -349,7 +428,7 @@ function seeds(): number[] {
 
 test("random interleavings keep every lock invariant, and a restored twin behaves identically", () => {
   const list = seeds();
-  const total: RunStats = { grants: 0, timeouts: 0, deadlocks: 0, expirations: 0, cancellations: 0 };
+  const total: RunStats = { grants: 0, timeouts: 0, deadlocks: 0, expirations: 0, cancellations: 0, tombstoneRefusals: 0, cancelReleases: 0 };
   for (const seed of list) {
     const run = runSeed(seed);
     for (const key of Object.keys(total) as (keyof RunStats)[]) total[key] += run[key];

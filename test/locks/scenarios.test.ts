@@ -232,6 +232,188 @@ test("cancel", () => {
   `);
 });
 
+test("cancel before its acquire: a tombstone refuses the acquire when it arrives, and changes nothing else", () => {
+  transcript(`
+    acquire r1 a L x
+    > granted x t1.0
+    > outcome r1 a L: granted x t1.0
+    # The proposer gave up on r2 (outcome unknown) while r2 was still in flight.
+    cancel r2
+    > cancelled false
+    acquire r2 b L x
+    > TIMEOUT cancelled
+    > outcome r2 b L: TIMEOUT cancelled
+    # Refused even when the lock is free; a retry past the rid dedup is refused again.
+    cancel r3
+    > cancelled false
+    acquire r3 c N x
+    > TIMEOUT cancelled
+    > outcome r3 c N: TIMEOUT cancelled
+    acquire r3 c N x
+    > TIMEOUT cancelled
+    > outcome r3 c N: TIMEOUT cancelled
+    info L
+    > holders: a x t1.0
+    > waiters: -
+    info N
+    > holders: -
+    > waiters: -
+    stats
+    > locks=1 holders=1 waiters=0 grants=1 timeouts=0 deadlocks=0 expirations=0 cancellations=3
+  `);
+});
+
+test("cancel after the grant releases the hold (the grant's request, not a re-acquire's) and grants the next waiters", () => {
+  transcript(`
+    acquire r1 a L x ttl=5000
+    > granted x t1.0
+    > outcome r1 a L: granted x t1.0
+    acquire r2 b L s wait=inf
+    > queued
+    acquire r3 c L s wait=inf
+    > queued
+    cancel r1
+    > cancelled true released
+    > outcome r2 b L: granted s t4.0
+    > outcome r3 c L: granted s t4.1
+    # a's lease went with its hold.
+    next-deadline
+    > null
+    # An idempotent re-acquire keeps the original grant's request id: cancelling it ends nothing.
+    acquire r5 b L s
+    > granted s t4.0
+    > outcome r5 b L: granted s t4.0
+    cancel r5
+    > cancelled false
+    info L
+    > holders: b s t4.0, c s t4.1
+    > waiters: -
+    cancel r2
+    > cancelled true released
+    cancel r2
+    > cancelled false
+    # An upgrade is a new grant: the conversion's id now names the hold, and cancelling it ends
+    # the whole hold (the shared grant's token is superseded).
+    acquire r9 c L x
+    > granted x t9.0
+    > outcome r9 c L: granted x t9.0
+    cancel r3
+    > cancelled false
+    info L
+    > holders: c x t9.0
+    > waiters: -
+    cancel r9
+    > cancelled true released
+    info L
+    > holders: -
+    > waiters: -
+    stats
+    > locks=0 holders=0 waiters=0 grants=4 timeouts=0 deadlocks=0 expirations=0 cancellations=3
+  `);
+});
+
+test("cancel of an unknown or already decided request is harmless", () => {
+  transcript(`
+    acquire r1 a L x
+    > granted x t1.0
+    > outcome r1 a L: granted x t1.0
+    acquire r2 b L x wait=100
+    > queued
+    tick at=100
+    > expired=0 timedOut=1
+    > outcome r2 b L: TIMEOUT
+    cancel r2
+    > cancelled false
+    cancel nobody
+    > cancelled false
+    cancel nobody
+    > cancelled false
+    info L
+    > holders: a x t1.0
+    > waiters: -
+    release a L
+    > released
+    acquire r7 b L x
+    > granted x t8.0
+    > outcome r7 b L: granted x t8.0
+    stats
+    > locks=1 holders=1 waiters=0 grants=2 timeouts=1 deadlocks=0 expirations=0 cancellations=0
+  `);
+});
+
+test("tombstones are bounded (tombstonesMax): the oldest is forgotten first, a repeat does not refresh it", () => {
+  transcript(
+    `
+    cancel r1
+    > cancelled false
+    cancel r2
+    > cancelled false
+    cancel r1
+    > cancelled false
+    cancel r3
+    > cancelled false
+    # r1 is forgotten: its (very) late acquire is applied as new.
+    acquire r1 a L s
+    > granted s t5.0
+    > outcome r1 a L: granted s t5.0
+    acquire r2 b L s
+    > TIMEOUT cancelled
+    > outcome r2 b L: TIMEOUT cancelled
+    acquire r3 c L s
+    > TIMEOUT cancelled
+    > outcome r3 c L: TIMEOUT cancelled
+  `,
+    { tombstonesMax: 2 },
+  );
+});
+
+test("snapshot and restore keep the tombstones and the holds' request ids", () => {
+  transcript(`
+    acquire r1 a L x
+    > granted x t1.0
+    > outcome r1 a L: granted x t1.0
+    acquire r2 b L x
+    > queued
+    cancel r9
+    > cancelled false
+    snapshot-restore
+    > restored
+    acquire r9 c M x
+    > TIMEOUT cancelled
+    > outcome r9 c M: TIMEOUT cancelled
+    cancel r1
+    > cancelled true released
+    > outcome r2 b L: granted x t5.0
+    snapshot-restore
+    > restored
+    cancel r2
+    > cancelled true released
+    info L
+    > holders: -
+    > waiters: -
+  `);
+});
+
+test("a version 1 snapshot (no tombstones, no holders' request ids) restores; such a hold outlives a cancel", () => {
+  const driver = new LockDriver();
+  const v1 = {
+    version: 1,
+    lastIndex: 2,
+    nowMs: 0,
+    counters: { grants: 2, timeouts: 0, deadlocks: 0, expirations: 0, cancellations: 0 },
+    locks: [["L", [["a", "exclusive", 1024, null]], [["r2", "b", "exclusive", null, 10_000, 2, false]]]],
+  };
+  driver.table.restore(v1);
+  driver.table.checkInvariants();
+  driver.index = 2;
+  expect(driver.run("cancel r1")).toEqual(["cancelled false"]);
+  expect(driver.run("info L")).toEqual(["holders: a x t1.0", "waiters: r2 b x dl=10000"]);
+  expect(driver.run("cancel r2")).toEqual(["cancelled true", "outcome r2 b L: TIMEOUT cancelled"]);
+  const snap = driver.table.snapshot() as { version: number; locks: unknown[]; tombstones: string[] };
+  expect(snap).toMatchObject({ version: 2, locks: [["L", [["a", "exclusive", 1024, null, null]], []]], tombstones: ["r1", "r2"] });
+  expect(driver.run("release a L")).toEqual(["released"]);
+});
+
 test("the clock never runs back", () => {
   transcript(`
     acquire r1 a L x ttl=1000 at=5000

@@ -107,14 +107,16 @@ export function formatResult(result: unknown): string {
   if (typeof r.$error === "string") {
     const cycle = r.cycle as { owner: string; name: string }[] | undefined;
     if (cycle) return `${r.$error} ${formatCycle(cycle)}`;
+    if (r.cancelled === true) return `${r.$error} cancelled`;
     const limit = /\((\w+Max)\)/.exec(String(r.message))?.[1];
     return limit ? `${r.$error} ${limit}` : String(r.$error);
   }
+  // Before `released`: a cancel that ended a hold answers {cancelled: true, released: true}.
+  if ("cancelled" in r) return `cancelled ${String(r.cancelled)}${r.released === true ? " released" : ""}`;
   if (r.granted === true) return `granted ${abbrev(String(r.mode))} ${tokenName(r.token as number)}`;
   if (r.queued === true) return "queued";
   if (r.released === true) return "released";
   if ("expiresAtMs" in r) return `expires ${String(r.expiresAtMs)}`;
-  if ("cancelled" in r) return `cancelled ${String(r.cancelled)}`;
   if ("expired" in r) return `expired=${String(r.expired)} timedOut=${String(r.timedOut)}`;
   return JSON.stringify(result);
 }
