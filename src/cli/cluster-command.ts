@@ -1,6 +1,7 @@
 // `sinkron cluster`: a local cluster of N nodes as child processes on loopback, for trying
 // sinkron and for tests. Each node's output is prefixed with its id; Ctrl-C (or SIGTERM)
 // stops them all gracefully.
+import { randomBytes } from "node:crypto";
 import path from "node:path";
 import { formatHelp, integer, parseOptions, text, UsageError } from "./options.ts";
 
@@ -31,13 +32,16 @@ export async function runCluster(argv: string[]): Promise<number> {
   if (basePort + count - 1 > 65535) throw new UsageError("--base-port leaves no room for every node");
   const ids = Array.from({ length: count }, (_, i) => `n${i + 1}`);
   const peers = ids.map((id, i) => `${id}=${host}:${basePort + i}`).join(",");
+  // The members prove membership to each other with a secret no client is given: one per run
+  // unless set, handed over in the environment (not argv, which any local user can read).
+  const clusterSecret = process.env.SINKRON_CLUSTER_SECRET ?? randomBytes(24).toString("base64url");
 
   const children = ids.map((id, i) => {
     const args = [MAIN, "node", "--id", id, "--listen", `${host}:${basePort + i}`, "--peers", peers, "--data", path.join(dataRoot, id)];
     if (values.httpBasePort !== undefined) args.push("--http", `${host}:${values.httpBasePort + i}`);
     if (values.redis !== undefined) args.push("--redis", values.redis);
     if (values.token !== undefined) args.push("--token", values.token);
-    const child = Bun.spawn([process.execPath, ...args], { stdout: "pipe", stderr: "pipe", stdin: "ignore" });
+    const child = Bun.spawn([process.execPath, ...args], { stdout: "pipe", stderr: "pipe", stdin: "ignore", env: { ...process.env, SINKRON_CLUSTER_SECRET: clusterSecret } });
     void prefixLines(child.stdout, id, process.stdout);
     void prefixLines(child.stderr, id, process.stderr);
     return { id, port: basePort + i, child };

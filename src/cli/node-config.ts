@@ -33,6 +33,7 @@ export const NODE_OPTIONS = {
   data: opt({ flag: "data", env: "SINKRON_DATA", doc: "directory for the write-ahead log and snapshots", defaultText: "./data/<id>", parse: text }),
   http: opt({ flag: "http", env: "SINKRON_HTTP", doc: "host:port for the HTTP API, health and metrics", parse: parseAddress }),
   redis: opt({ flag: "redis", env: "SINKRON_REDIS", doc: "redis://host:port to use Redis as the cache's backing store", parse: text }),
+  clusterSecret: opt({ flag: "cluster-secret", env: "SINKRON_CLUSTER_SECRET", doc: "secret the members share to prove they are members (not the client token)", parse: text }),
   token: opt({ flag: "token", env: "SINKRON_TOKEN", doc: "shared secret clients and peers must send in HELLO", parse: text }),
   frameBytesMax: opt({ flag: "frame-bytes-max", env: "SINKRON_FRAME_BYTES_MAX", doc: "largest frame accepted", defaultText: "16MiB", parse: sizeBytes }),
   peerFrameBytesMax: opt({ flag: "peer-frame-bytes-max", env: "SINKRON_PEER_FRAME_BYTES_MAX", doc: "largest frame from a cluster member (Raft batches, snapshots)", defaultText: "512MiB", parse: sizeBytes }),
@@ -118,6 +119,7 @@ export function parseNodeConfig(argv: string[], env: Record<string, string | und
     http: values.http ?? null,
     redisUrl: values.redis ?? null,
     token: values.token ?? null,
+    clusterSecret: values.clusterSecret ?? null,
     limits: serverLimits,
     logLevel: parseLogLevel(values.logLevel),
   };

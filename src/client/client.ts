@@ -322,7 +322,7 @@ export class SinkronClient implements Caller {
   }
 
   private helloArgs(): Args {
-    return { version: PROTOCOL_VERSION, token: this.options.token, name: this.options.name, peer: this.options.peer };
+    return { version: PROTOCOL_VERSION, token: this.options.token, name: this.options.name, peer: this.options.peer, secret: this.options.secret };
   }
 
   private onLinkClosed(link: Link, reason: SinkronError): void {

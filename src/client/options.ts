@@ -28,6 +28,8 @@ export interface ConnectOptions {
   name?: string;
   /** Cluster members only: this node's id, sent in HELLO so the node accepts RAFT.MSG from us. */
   peer?: string;
+  /** With `peer`: the cluster secret members share. */
+  secret?: string;
   /** Default deadline of a call, from the moment it is made (queueing included). */
   requestTimeoutMs?: number;
   /** How long `connect()` keeps trying (all nodes, with backoff) before UNAVAILABLE. */
@@ -54,6 +56,7 @@ export interface ResolvedOptions {
   token: string | undefined;
   name: string | undefined;
   peer: string | undefined;
+  secret: string | undefined;
   requestTimeoutMs: number;
   connectTimeoutMs: number;
   attemptTimeoutMs: number;
@@ -107,6 +110,7 @@ export function resolveOptions(options: ConnectOptions): ResolvedOptions {
     token: options.token,
     name: options.name,
     peer: options.peer,
+    secret: options.secret,
     requestTimeoutMs: positive("requestTimeoutMs", options.requestTimeoutMs ?? CLIENT_DEFAULTS.requestTimeoutMs, TIMEOUT_MS_LIMIT),
     connectTimeoutMs: positive("connectTimeoutMs", options.connectTimeoutMs ?? CLIENT_DEFAULTS.connectTimeoutMs, TIMEOUT_MS_LIMIT),
     attemptTimeoutMs: positive("attemptTimeoutMs", options.attemptTimeoutMs ?? CLIENT_DEFAULTS.attemptTimeoutMs, TIMEOUT_MS_LIMIT),

@@ -19,6 +19,11 @@ export interface NodeConfig {
   http: Address | null;
   redisUrl: string | null;
   token: string | null;
+  /**
+   * Shared by the members only: a connection that says HELLO with `peer` must send it. Null (the
+   * default for hand-run nodes) leaves members unauthenticated beyond the token.
+   */
+  clusterSecret?: string | null;
   limits: Partial<ServerLimits>;
   logLevel?: LogLevel;
   /** Raft and storage settings; defaults in src/node/node.ts. */

@@ -8,6 +8,8 @@ export type NodeStatus = StatusResult;
 export interface CoreCommandsHost {
   readonly nodeId: string;
   readonly token: string | null;
+  /** What a member must send as `secret` in a peer HELLO; null: members are not authenticated. */
+  readonly clusterSecret?: string | null;
   status(): NodeStatus;
 }
 
@@ -22,8 +24,15 @@ export function registerCoreCommands(registry: CommandRegistry, host: CoreComman
       ctx.connection.authenticated = true;
     }
     if (args.name !== undefined) ctx.connection.name = args.name;
-    // Only an authenticated connection may claim to be a member (with a token, it has shown it).
-    if (args.peer !== undefined) ctx.connection.becomePeer(args.peer);
+    if (args.peer !== undefined) {
+      // Claiming a member's id makes this connection the target of that member's Raft traffic;
+      // only the cluster secret proves it (the client token does not: clients know it too).
+      const secret = host.clusterSecret ?? null;
+      if (secret !== null && args.secret !== secret) {
+        throw new SinkronError("UNAUTHORIZED", args.secret === undefined ? "a member's HELLO needs the cluster secret" : "wrong cluster secret");
+      }
+      ctx.connection.becomePeer(args.peer);
+    }
     return { server: "sinkron", version: PROTOCOL_VERSION, node: host.nodeId, role: host.status().role };
   });
   registry.register(PING, () => "PONG");

@@ -68,6 +68,7 @@ export class SinkronNode {
     this.transport = new PeerTransport({
       selfId: config.id,
       token: config.token,
+      clusterSecret: config.clusterSecret ?? null,
       log: log.child("transport"),
       frameBytesMax: limits.peerFrameBytesMax,
       inbound: (id) => this.server.peerConnection(id),
@@ -95,7 +96,7 @@ export class SinkronNode {
     this.metadata.mount("kv", this.kv);
     this.metadata.mount("lock", this.locks);
     this.metadata.mount("queue", this.queues);
-    registerCoreCommands(this.registry, { nodeId: config.id, token: config.token, status: () => this.status() });
+    registerCoreCommands(this.registry, { nodeId: config.id, token: config.token, clusterSecret: config.clusterSecret ?? null, status: () => this.status() });
     this.server = new NodeServer({
       host: config.listen.host,
       port: config.listen.port,

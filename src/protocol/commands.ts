@@ -25,6 +25,7 @@ export const HELLO = {
     token: optional(str("shared secret, required when the node was started with --token", { bytesMax: 4096 })),
     name: optional(str("client name shown in logs and connection lists", { bytesMax: 128 })),
     peer: optional(str("set by a cluster member introducing itself: its node id", { bytesMax: 64 })),
+    secret: optional(str("with peer: the cluster secret (--cluster-secret), which members share and clients do not know", { bytesMax: 4096 })),
   }),
   result: "{server: \"sinkron\", version, node, role}",
   allowedBeforeAuth: true,

@@ -12,6 +12,8 @@ import type { Logger } from "../util/log.ts";
 export interface PeerTransportOptions {
   selfId: NodeId;
   token: string | null;
+  /** Sent in the peer HELLO (see NodeConfig.clusterSecret). */
+  clusterSecret?: string | null;
   log: Logger;
   /** Unanswered RAFT.MSG batches per peer beyond which new batches are dropped. */
   batchesInflightMax?: number;
@@ -184,6 +186,7 @@ export class PeerTransport {
       resolveOptions({
         nodes: [address],
         token: this.options.token ?? undefined,
+        secret: this.options.clusterSecret ?? undefined,
         name: `peer:${this.options.selfId}`,
         peer: this.options.selfId,
         nodeOrder: "in-order",

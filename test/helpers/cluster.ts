@@ -10,6 +10,9 @@ import { connect, type SinkronClient } from "../../src/client/index.ts";
 import { silentLogger } from "../../src/util/log.ts";
 import { freePortRange } from "./ports.ts";
 
+/** Members of test clusters prove their membership with this (clients do not know it). */
+export const TEST_CLUSTER_SECRET = "test-cluster-secret";
+
 export const FAST_RAFT: Partial<RaftSettings> = { tickMs: 10, electionTicks: 10, heartbeatTicks: 2 };
 
 export class TestCluster {
@@ -40,6 +43,7 @@ export class TestCluster {
       http: null,
       redisUrl: null,
       token: null,
+      clusterSecret: TEST_CLUSTER_SECRET,
       limits: {},
       raft: { ...FAST_RAFT, ...raft },
     };
