@@ -3,7 +3,7 @@
 // changes one server at a time, catch-up by snapshot, and dedup of retried writes.
 import { afterEach, expect, test } from "bun:test";
 import { SinkronError } from "../../src/client/index.ts";
-import { TestCluster } from "../helpers/cluster.ts";
+import { TEST_CLUSTER_SECRET, TestCluster } from "../helpers/cluster.ts";
 
 let cluster: TestCluster | null = null;
 afterEach(async () => {
@@ -126,8 +126,8 @@ test("RAFT.MSG is refused on a client connection and malformed batches are refus
   const client = await cluster.client("n1");
   await expect(client.call("RAFT.MSG", { from: "n9", msgs: [] })).rejects.toMatchObject({ code: "UNAUTHORIZED" });
   const { connect } = await import("../../src/client/index.ts");
-  await expect(connect({ nodes: [cluster.address("n1")], peer: "n9" }).then((c) => c.call("RAFT.MSG", { from: "n9", msgs: [] }))).rejects.toMatchObject({ code: "UNAUTHORIZED" });
-  const peer = await connect({ nodes: [cluster.address("n1")], peer: "n1" });
+  await expect(connect({ nodes: [cluster.address("n1")], peer: "n9", secret: TEST_CLUSTER_SECRET }).then((c) => c.call("RAFT.MSG", { from: "n9", msgs: [] }))).rejects.toMatchObject({ code: "UNAUTHORIZED" });
+  const peer = await connect({ nodes: [cluster.address("n1")], peer: "n1", secret: TEST_CLUSTER_SECRET });
   await expect(peer.call("RAFT.MSG", { from: "n8", msgs: [] })).rejects.toMatchObject({ code: "BAD_REQUEST" });
   await expect(peer.call("RAFT.MSG", { from: "n1", msgs: [{ type: "Vote", group: 0, from: "n1", to: "n1", term: -1 }] })).rejects.toMatchObject({ code: "BAD_REQUEST" });
   await expect(peer.call("RAFT.MSG", { from: "n1", msgs: [{ type: "Bogus", group: 0, from: "n1", to: "n1", term: 1 }] })).rejects.toMatchObject({ code: "BAD_REQUEST" });
@@ -165,9 +165,9 @@ test("GROUP.PROPOSE: refused for clients, NOT_LEADER on a follower, applied on t
   const client = await cluster.client(leader);
   const args = { group: 0, op: "kv.set", args: { key: "p", value: 7 }, rid: "t:1" };
   await expect(client.call("GROUP.PROPOSE", args)).rejects.toMatchObject({ code: "UNAUTHORIZED" });
-  const toFollower = await connect({ nodes: [cluster.address(follower)], peer: leader });
+  const toFollower = await connect({ nodes: [cluster.address(follower)], peer: leader, secret: TEST_CLUSTER_SECRET });
   await expect(toFollower.call("GROUP.PROPOSE", args)).rejects.toMatchObject({ code: "NOT_LEADER" });
-  const toLeader = await connect({ nodes: [cluster.address(leader)], peer: follower });
+  const toLeader = await connect({ nodes: [cluster.address(leader)], peer: follower, secret: TEST_CLUSTER_SECRET });
   const result = (await toLeader.call("GROUP.PROPOSE", args)) as { revision: number };
   expect(result.revision).toBeGreaterThan(0);
   expect(await toLeader.call("GROUP.PROPOSE", args)).toEqual(result); // same rid: applied once
