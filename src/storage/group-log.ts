@@ -158,6 +158,24 @@ export class GroupLog {
     this.hardState = { term: next.term, vote: next.vote, commit: next.commit };
   }
 
+  // ------------------------------------------------------------ reset
+
+  /**
+   * Start the log over, empty: the replica left the group and may rejoin it later as a new member.
+   * Term and vote stay, so the node can never vote twice in a term. A damage mark keeps only its
+   * term: the old log it described is gone, but a vote lost with it may have been cast in any term
+   * up to damage.term, so the node must still not vote until a leader of a later term reached it.
+   */
+  applyReset(): void {
+    this.hardState = { term: this.hardState.term, vote: this.hardState.vote, commit: 0 };
+    this.compactedIndex = 0;
+    this.compactedTerm = 0;
+    this.lastIndex = 0;
+    this.damage = this.damage === null || this.damage.term === 0 ? null : { index: 0, term: this.damage.term };
+    this.termsKnownFrom = 1;
+    this.runs = [];
+  }
+
   // ------------------------------------------------------------ checkpoints
 
   toCheckpoint(): CheckpointGroup {

@@ -21,12 +21,17 @@ const WAL_FORMAT_VERSIONS_READ = [1, 2];
 export const CHECKPOINT_FLAG_BASE = 1;
 export const CHECKPOINT_FLAG_PREALLOCATED = 2;
 
+/**
+ * A new kind needs no version bump: every older file still reads. An older build reads a kind it
+ * does not know as a malformed record (damage to every group), so it must not open a WAL written since.
+ */
 export const RecordKind = {
   entries: 1,
   hardState: 2,
   compacted: 3,
   checkpoint: 4,
   damageCleared: 5,
+  groupReset: 6,
 } as const;
 
 const ENTRY_TYPE_CODES: Record<EntryType, number> = { normal: 0, config: 1, noop: 2 };
@@ -56,7 +61,12 @@ export type WalRecord =
    * the segment file was zero-filled before its first write, so zeros after its data are no tear.
    */
   | { kind: "checkpoint"; isBase: boolean; isPreallocated: boolean; groups: CheckpointGroup[] }
-  | { kind: "damageCleared"; group: GroupId };
+  | { kind: "damageCleared"; group: GroupId }
+  /**
+   * The group's log starts over empty (the replica left and may rejoin later): entries and the
+   * compaction point go, commit becomes 0, term and vote stay (one vote per term, even across a rejoin).
+   */
+  | { kind: "groupReset"; group: GroupId };
 
 // ---------------------------------------------------------------- encoding
 
@@ -170,6 +180,12 @@ export function encodeDamageCleared(writer: ByteWriter, group: GroupId): void {
   endRecord(writer, start);
 }
 
+export function encodeGroupReset(writer: ByteWriter, group: GroupId): void {
+  const start = beginRecord(writer, RecordKind.groupReset);
+  writer.u32(group);
+  endRecord(writer, start);
+}
+
 // ---------------------------------------------------------------- parsing
 
 export type ParseResult =
@@ -236,6 +252,7 @@ export function isPlausibleBody(bytes: Uint8Array, view: DataView, bodyStart: nu
       return at === end;
     }
     case RecordKind.damageCleared:
+    case RecordKind.groupReset:
       return bodyBytes === 5;
     default:
       return false;
@@ -328,6 +345,8 @@ function decodeBody(reader: ByteReader): WalRecord {
     }
     case RecordKind.damageCleared:
       return { kind: "damageCleared", group: reader.u32() };
+    case RecordKind.groupReset:
+      return { kind: "groupReset", group: reader.u32() };
     default:
       throw new DecodeError(`unknown record kind ${kind}`);
   }

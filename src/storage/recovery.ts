@@ -110,6 +110,18 @@ class ReplayGroup {
     this.log.applyCompact(index, term, keepsSuffix);
   }
 
+  /**
+   * The log starts over empty. What earlier records said about its indices no longer describes
+   * anything this node holds: a damage report's index starts again from here (terms stay seen,
+   * as the hard state's term and vote stay).
+   */
+  reset(): void {
+    this.entries = [];
+    this.holeEnd = 0;
+    this.seenIndexMax = 0;
+    this.log.applyReset();
+  }
+
   get hasHole(): boolean {
     return this.holeEnd > this.log.compactedIndex;
   }
@@ -232,6 +244,9 @@ class Replay {
         }
         return;
       case "damageCleared":
+      case "groupReset":
+        // A reset lowers the seen index only where it is applied (apply): in a group frozen
+        // before it, the old log is what recovery returns, and its damage must cover all of it.
         this.group(record.group);
         return;
     }
@@ -271,6 +286,10 @@ class Replay {
       }
       case "damageCleared":
         group.log.damage = null;
+        return;
+      case "groupReset":
+        forgetGroupEntries(this.segments, record.group);
+        group.reset();
         return;
     }
   }
@@ -350,6 +369,18 @@ export function clampSegments(segments: readonly SegmentState[], group: GroupId,
     const maxIndex = segment.maxIndexByGroup.get(group);
     if (maxIndex !== undefined && maxIndex > keepIndexMax) segment.maxIndexByGroup.set(group, keepIndexMax);
   }
+}
+
+/**
+ * A reset retires every entry the group has written so far; returns the segments that held any.
+ * (The live WAL calls this before the reset is durable and keeps those segments until it is.)
+ */
+export function forgetGroupEntries(segments: readonly SegmentState[], group: GroupId): SegmentState[] {
+  const held: SegmentState[] = [];
+  for (const segment of segments) {
+    if (segment.maxIndexByGroup.delete(group)) held.push(segment);
+  }
+  return held;
 }
 
 function checkCompactRecord(log: GroupLog, index: number, term: number, keepsSuffix: boolean): string | null {

@@ -19,11 +19,12 @@ import {
   encodeCompacted,
   encodeDamageCleared,
   encodeEntriesSplit,
+  encodeGroupReset,
   encodeHardState,
   entryEncodedBytes,
   type CheckpointGroup,
 } from "./record.ts";
-import { clampSegments, type RecoveredGroup, type SegmentState } from "./recovery.ts";
+import { clampSegments, forgetGroupEntries, type RecoveredGroup, type SegmentState } from "./recovery.ts";
 import type { Entry, GroupId, HardState, StorageLogger } from "./types.ts";
 
 /** After a sync the write buffer shrinks back to this if one large tick grew it. */
@@ -40,6 +41,8 @@ interface PendingWrite {
   startedMs: number;
   /** Each group's compaction point as written by this sync; null when no segment can be deleted. */
   compactedIndexes: ReadonlyMap<GroupId, number> | null;
+  /** Counts writes; once this one is durable, so is every earlier one (syncs run one at a time). */
+  writeNumber: number;
 }
 
 /** fdatasync on libuv's thread pool: the event loop goes on while the disk works. */
@@ -112,6 +115,13 @@ export class Wal {
   private failure: Error | null = null;
   private isClosed = false;
   private syncInFlight = false;
+  private writesStarted = 0;
+  /**
+   * Segment seq → the write that carries a reset which retired entries in it. A reset forgets the
+   * group's entries in every segment when called; until that write is durable, a crash would bring
+   * them back, so the segment must stay.
+   */
+  private readonly resetPins = new Map<number, number>();
   private pendingRecords = 0;
   private pendingEntries = 0;
   private readonly counters = {
@@ -229,6 +239,30 @@ export class Wal {
     log.damage = null;
   }
 
+  /**
+   * Buffer "this group's log starts over, empty": for a replica that left the group, and may later
+   * rejoin it as a new member under the same id. Its entries and compaction point go, commit
+   * becomes 0, term and vote stay (a node never votes twice in a term, even across a rejoin);
+   * entries may then start again at index 1. A damage mark keeps only its term (GroupLog.applyReset).
+   * A group the WAL does not know is left alone: it has nothing to drop, and its first later call
+   * starts it empty anyway. Drop the group's snapshots separately; the WAL holds none.
+   */
+  resetGroup(group: GroupId): void {
+    this.checkUsable();
+    const log = this.groups.get(group);
+    if (log === undefined) return;
+    encodeGroupReset(this.pending, group);
+    this.pendingRecords++;
+    log.applyReset();
+    // Entries buffered before the reset are written, but retired by it in the same write.
+    this.pendingMaxIndex.delete(group);
+    for (const segment of forgetGroupEntries(this.segments, group)) this.resetPins.set(segment.seq, this.writesStarted + 1);
+    // A hard state buffered before the reset would be written after it (hard states go last):
+    // the reset's own hard state takes its place, so its term and vote are kept and its commit is not.
+    if (this.pendingHardStates.has(group)) this.pendingHardStates.set(group, log.hardState);
+    this.touchedGroups.add(group);
+  }
+
   // ------------------------------------------------------------ sync
 
   /** Write everything buffered (one writev) and make it durable (one fdatasync), blocking. */
@@ -277,6 +311,7 @@ export class Wal {
     if (this.pending.length === 0 && this.pendingHardStates.size === 0) return null;
     const startedMs = performance.now();
     this.checkCommitsHeld();
+    const writeNumber = ++this.writesStarted;
     for (const [group, hardState] of this.pendingHardStates) encodeHardState(this.pending, group, hardState);
     this.pendingRecords += this.pendingHardStates.size;
     const chunks: Uint8Array[] = [];
@@ -314,14 +349,14 @@ export class Wal {
     if (this.active.sizeBytes >= this.config.segmentBytesMax) this.nextCheckpoint = this.encodeCheckpoint();
     // Likewise the compaction points this write makes durable (only needed when a segment may go).
     const compactedIndexes = this.segments.length > 1 ? new Map([...this.groups].map(([group, log]) => [group, log.compactedIndex])) : null;
-    return { fd: this.fd, startedMs, compactedIndexes };
+    return { fd: this.fd, startedMs, compactedIndexes, writeNumber };
   }
 
   /** After the fdatasync: what depends on the written records being durable. */
   private finishSync(written: PendingWrite): void {
     // Compaction marks written by this sync are durable now: old segments may go (by those marks
     // only: one buffered while the disk worked is not durable yet).
-    if (written.compactedIndexes !== null) this.deleteObsoleteSegments(written.compactedIndexes);
+    if (written.compactedIndexes !== null) this.deleteObsoleteSegments(written.compactedIndexes, written.writeNumber);
     this.startPreallocation();
     const elapsedMs = performance.now() - written.startedMs;
     this.counters.syncs++;
@@ -453,12 +488,15 @@ export class Wal {
   }
 
   /**
-   * Delete the oldest segments whose every entry is compacted (or overwritten). Only the oldest go,
-   * each unlink made durable before the next, so a crash never leaves a gap in the sequence.
+   * Delete the oldest segments whose every entry is compacted (or overwritten, or retired by a
+   * durable reset). Only the oldest go, each unlink made durable before the next, so a crash never
+   * leaves a gap in the sequence. `durableWrite`: every write up to this one is durable.
    */
-  private deleteObsoleteSegments(compactedIndexes: ReadonlyMap<GroupId, number>): void {
+  private deleteObsoleteSegments(compactedIndexes: ReadonlyMap<GroupId, number>, durableWrite: number): void {
     while (this.segments.length > 1) {
       const oldest = this.segments[0]!;
+      if ((this.resetPins.get(oldest.seq) ?? 0) > durableWrite) return;
+      // A reset group's compaction point belongs to its new log: resetGroup already forgot the old one's entries.
       for (const [group, maxIndex] of oldest.maxIndexByGroup) {
         if (maxIndex > (compactedIndexes.get(group) ?? 0)) return;
       }
@@ -470,6 +508,7 @@ export class Wal {
         return;
       }
       this.segments.shift();
+      this.resetPins.delete(oldest.seq);
       this.counters.segmentsDeleted++;
     }
   }

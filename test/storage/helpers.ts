@@ -81,6 +81,13 @@ export class ModelGroup {
     this.compactedTerm = term;
   }
 
+  reset(): void {
+    this.hardState = { ...this.hardState, commit: 0 };
+    this.compactedIndex = 0;
+    this.compactedTerm = 0;
+    this.entries = [];
+  }
+
   get lastIndex(): number {
     return this.entries.length > 0 ? this.entries[this.entries.length - 1]!.index : this.compactedIndex;
   }
@@ -172,5 +179,10 @@ export class Twin {
   compact(group: GroupId, index: number, term: number): void {
     this.wal.markCompacted(group, index, term);
     this.model.group(group).compact(index, term);
+  }
+
+  reset(group: GroupId): void {
+    this.wal.resetGroup(group);
+    this.model.group(group).reset();
   }
 }

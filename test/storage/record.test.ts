@@ -11,6 +11,7 @@ import {
   encodeDamageCleared,
   encodeEntries,
   encodeEntriesSplit,
+  encodeGroupReset,
   encodeHardState,
   isPlausibleBody,
   parseRecord,
@@ -55,6 +56,8 @@ describe("record codec", () => {
     encodeCheckpoint(writer, false, []);
     encodeCheckpoint(writer, false, [], true);
     encodeDamageCleared(writer, 4);
+    encodeGroupReset(writer, 0xffff_ffff);
+    encodeGroupReset(writer, 0);
     expect(parseAll(writer.bytes())).toEqual([
       { kind: "entries", group: 0xffff_ffff, entries },
       { kind: "hardState", group: 0, hardState: { term: BIG, vote: "nœud-ü-🚀", commit: BIG } },
@@ -65,6 +68,8 @@ describe("record codec", () => {
       { kind: "checkpoint", isBase: false, isPreallocated: false, groups: [] },
       { kind: "checkpoint", isBase: false, isPreallocated: true, groups: [] },
       { kind: "damageCleared", group: 4 },
+      { kind: "groupReset", group: 0xffff_ffff },
+      { kind: "groupReset", group: 0 },
     ]);
   });
 
