@@ -24,6 +24,11 @@ export interface ClusterServiceOptions {
   log: Logger;
   /** About the time an election takes; bounds the waits of a transfer. */
   electionMs: number;
+  /**
+   * Before a member leaves group 0: move what lives on it elsewhere (queue partitions), while it
+   * still follows the catalog. Throws when that cannot finish; the member then stays.
+   */
+  beforeRemove?: (id: string) => Promise<void>;
 }
 
 export interface MemberView {
@@ -106,6 +111,7 @@ export class ClusterService {
       await this.transfer(to);
       throw new SinkronError("NOT_LEADER", `leadership moved to ${to} to remove ${id}; retry`, { leader: to, retryable: true });
     }
+    await this.options.beforeRemove?.(id);
     await group.proposeConfChange({ type: "remove", node: id });
     await group.propose({ op: "member.remove", args: { id }, rid: null });
     this.options.log.info("member removed", { id });

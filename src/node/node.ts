@@ -123,7 +123,7 @@ export class SinkronNode {
     const group0 = this.host.createGroup(METADATA_GROUP, founders, this.metadata);
     this.group0 = group0;
     const router = new LeaderRouter({ transport: this.transport, leaderWaitMs: this.leaderWaitMs() });
-    this.cluster = new ClusterService({ group: group0, members: this.members, router, transport: this.transport, founders: this.config.peers, selfId: this.config.id, log: this.log.child("cluster"), electionMs: this.leaderWaitMs() });
+    this.cluster = new ClusterService({ group: group0, members: this.members, router, transport: this.transport, founders: this.config.peers, selfId: this.config.id, log: this.log.child("cluster"), electionMs: this.leaderWaitMs(), beforeRemove: (id) => this.queueService?.drain(id) ?? Promise.resolve() });
     this.cluster.register(this.registry);
     registerKvCommands(this.registry, group0, this.kv, router);
     this.lockService = new LockService({ group: group0, table: this.locks, router, nodeId: this.config.id, log: this.log.child("locks"), expiryCheckMs: this.raftSettings.tickMs });

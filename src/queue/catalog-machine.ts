@@ -21,6 +21,19 @@ export interface QueueDescriptor {
   partitions: PartitionDescriptor[];
   /** Log index of the creating entry: tells two incarnations of one name apart. */
   createdIndex: number;
+  /**
+   * How often the placement changed since creation (members joined or left). At 0 the replicas
+   * are the founders of their partition groups; later, a node new to a partition starts its
+   * replica empty and waits for the partition's leader to add it (as a learner, then a voter).
+   */
+  placementEpoch: number;
+}
+
+export interface PlaceQueueOp {
+  queue: string;
+  /** The incarnation the proposer saw: a placement for a deleted and re-created queue is refused. */
+  createdIndex: number;
+  placement: string[][];
 }
 
 export interface CreateQueueOp {
@@ -74,6 +87,8 @@ export class QueueCatalog implements StateMachine {
         return this.create(command.args as unknown as CreateQueueOp, ctx);
       case "queue.delete":
         return this.delete(String(command.args.queue));
+      case "queue.place":
+        return this.place(command.args as unknown as PlaceQueueOp);
       default:
         return appliedError("BAD_REQUEST", `unknown operation '${command.op}'`);
     }
@@ -103,10 +118,30 @@ export class QueueCatalog implements StateMachine {
       maxDeliveries: op.maxDeliveries,
       partitions: op.placement.map((replicas, partition) => ({ partition, group: this.nextGroupId++, replicas: [...replicas] })),
       createdIndex: ctx.index,
+      placementEpoch: 0,
     };
     this.queues.set(op.queue, descriptor);
     this.changed();
     return { ...descriptor, created: true } satisfies CreateQueueResult;
+  }
+
+  /** New target replicas for a queue's partitions (same groups); their leaders move the replicas. */
+  private place(op: PlaceQueueOp): unknown {
+    const existing = this.queues.get(op.queue);
+    if (existing === undefined || existing.createdIndex !== op.createdIndex) return appliedError("NOT_FOUND", `no queue '${op.queue}' (of that incarnation)`, { queue: op.queue });
+    const isWellFormed =
+      Array.isArray(op.placement) &&
+      op.placement.length === existing.partitions.length &&
+      op.placement.every((r) => Array.isArray(r) && r.length >= 1 && r.every((id) => typeof id === "string"));
+    if (!isWellFormed) return appliedError("BAD_REQUEST", "queue.place: malformed placement");
+    const updated: QueueDescriptor = {
+      ...existing,
+      placementEpoch: existing.placementEpoch + 1,
+      partitions: existing.partitions.map((p, i) => ({ ...p, replicas: [...op.placement[i]!] })),
+    };
+    this.queues.set(op.queue, updated);
+    this.changed();
+    return { placed: true, placementEpoch: updated.placementEpoch };
   }
 
   private delete(queue: string): unknown {
@@ -121,7 +156,7 @@ export class QueueCatalog implements StateMachine {
 
   restore(state: unknown): void {
     const snap = state as CatalogSnapshot | null;
-    this.queues = new Map((snap?.queues ?? []).map((q) => [q.queue, q]));
+    this.queues = new Map((snap?.queues ?? []).map((q) => [q.queue, { ...q, placementEpoch: q.placementEpoch ?? 0 }]));
     this.nextGroupId = snap?.nextGroup ?? FIRST_PARTITION_GROUP;
     this.changed();
   }

@@ -1,9 +1,13 @@
 // The partition replicas this node hosts, kept equal to what the catalog assigns it: a replica
-// is created (or restored from storage) when its queue appears, and removed with its storage
-// when the queue is deleted. For the partitions it leads, this node also proposes the time-based
-// changes (visibility timeouts, delayed nacks) as q.tick entries, and hands leadership back to
-// the partition's preferred leader, so leaders stay spread over the nodes after a failover.
+// is created (or restored from storage) when its queue appears or the placement moves a
+// partition here, and removed with its storage when the queue is deleted or the partition's
+// leader has taken this node out of the group. For the partitions it leads, this node proposes
+// the time-based changes (visibility timeouts, delayed nacks) as q.tick entries, moves the
+// group's membership towards the catalog's placement one server at a time (add a learner, let
+// it catch up, promote it, then remove a replica that is no longer placed), and hands leadership
+// back to the partition's preferred leader, so leaders stay spread over the nodes.
 import { CompositeStateMachine } from "../replication/state-machine-composite.ts";
+import type { ConfChange } from "../raft/index.ts";
 import type { RaftGroup } from "../replication/raft-group.ts";
 import type { RaftHost } from "../replication/raft-host.ts";
 import type { Logger } from "../util/log.ts";
@@ -18,6 +22,10 @@ export interface LocalPartition {
   machine: PartitionMachine;
   isTickInFlight: boolean;
   lastTransferMs: number;
+  /** A membership change of this group proposed by this node and not settled yet. */
+  isConfChangeInFlight: boolean;
+  /** When this node, no longer placed here, last asked whether the group still counts it. */
+  lastRetireCheckMs: number;
 }
 
 export interface LocalPartitionsOptions {
@@ -32,6 +40,11 @@ export interface LocalPartitionsOptions {
   onReady(group: number, lane: Lane): void;
   /** Called after the set of partitions changed (a queue created or deleted). */
   onCatalogChanged(): void;
+  /**
+   * The members of the partition's group as a leader among `replicas` sees them, or null when
+   * none answers as leader. A replica no longer placed here is dropped once they exclude it.
+   */
+  leaderMembers(group: number, replicas: readonly string[]): Promise<string[] | null>;
   nowMs?: () => number;
 }
 
@@ -39,6 +52,8 @@ export interface LocalPartitionsOptions {
 const PREFERRED_LEADER_SETTLE_MS = 2_000;
 /** Between two hand-over attempts of one partition. */
 const TRANSFER_RETRY_MS = 5_000;
+/** Between two checks of a replica that is no longer placed here. */
+const RETIRE_CHECK_MS = 1_000;
 
 export class LocalPartitions {
   private readonly local = new Map<number, LocalPartition>();
@@ -94,7 +109,14 @@ export class LocalPartitions {
     for (const queue of catalog.list()) {
       for (const partition of queue.partitions) {
         this.byGroup.set(partition.group, { queue, partition });
-        if (partition.replicas.includes(selfId) && !this.local.has(partition.group)) this.host(queue, partition);
+        const local = this.local.get(partition.group);
+        if (local !== undefined) {
+          // The placement may have moved: the leader works from the catalog's newest view.
+          local.queue = queue;
+          local.partition = partition;
+        } else if (partition.replicas.includes(selfId)) {
+          this.host(queue, partition);
+        }
       }
     }
     for (const [group, local] of [...this.local]) {
@@ -123,27 +145,89 @@ export class LocalPartitions {
     });
     const fsm = new CompositeStateMachine(limits.dedupEntriesMax);
     fsm.mount("q", machine);
-    const group = host.createGroup(partition.group, partition.replicas, fsm);
+    // The first placement founds the group; a node placed here later starts empty and is added
+    // by the group's leader (a replica restored from storage keeps the configuration it had).
+    const founders = queue.placementEpoch === 0 ? partition.replicas : [];
+    const group = host.createGroup(partition.group, founders, fsm);
     machine.onReady((lane) => this.options.onReady(partition.group, lane));
-    const local: LocalPartition = { queue, partition, group, machine, isTickInFlight: false, lastTransferMs: 0 };
+    const local: LocalPartition = { queue, partition, group, machine, isTickInFlight: false, lastTransferMs: 0, isConfChangeInFlight: false, lastRetireCheckMs: 0 };
     this.local.set(partition.group, local);
     group.onRoleChange(() => {
       if (group.isLeader) this.leaderSinceMs.set(partition.group, this.nowMs());
       else this.leaderSinceMs.delete(partition.group);
     });
     // A new partition elects its preferred leader at once instead of after an election timeout.
-    if (partition.replicas[0] === selfId && group.startedEmpty) group.raft.campaign();
+    if (partition.replicas[0] === selfId && group.startedEmpty && founders.length > 0) group.raft.campaign();
     this.options.log.debug("partition replica hosted", { queue: queue.queue, partition: partition.partition, group: partition.group });
   }
 
   private onTimer(): void {
     const now = this.nowMs();
     for (const local of this.local.values()) {
+      if (!local.partition.replicas.includes(this.options.selfId)) this.checkRetired(local, now);
       if (!local.group.isLeader) continue;
       const due = local.machine.nextDueMs();
       if (due !== null && due <= now && !local.isTickInFlight) this.proposeTick(local, now);
-      this.handBackToPreferred(local, now);
+      if (!this.moveMembership(local)) this.handBackToPreferred(local, now);
     }
+  }
+
+  /**
+   * One step towards the placed replicas (thesis §4.1: one server at a time): add a missing one
+   * as a learner; promote a placed learner once it caught up (the core refuses it before); then
+   * remove one that is no longer placed — after leadership left it, if it is this node. Returns
+   * whether the membership still differs from the placement.
+   */
+  private moveMembership(local: LocalPartition): boolean {
+    const { selfId } = this.options;
+    const target = local.partition.replicas;
+    const status = local.group.raft.status();
+    const members = [...status.voters, ...status.learners];
+    const missing = target.filter((id) => !members.includes(id));
+    const promotable = status.learners.filter((id) => target.includes(id));
+    const extra = members.filter((id) => !target.includes(id));
+    if (missing.length === 0 && promotable.length === 0 && extra.length === 0) return false;
+    if (local.isConfChangeInFlight || status.leadTransferee !== null) return true;
+    let change: ConfChange;
+    if (missing.length > 0) change = { type: "addLearner", node: missing[0]! };
+    else if (promotable.length > 0) {
+      const learner = promotable[0]!;
+      if ((status.progress?.[learner]?.match ?? 0) < status.commitIndex) return true;
+      change = { type: "promote", node: learner };
+    } else if (extra.includes(selfId)) {
+      // Hand the group to a placed voter that is caught up; the new leader removes this node.
+      const to = target.find((id) => id !== selfId && status.voters.includes(id) && (status.progress?.[id]?.match ?? 0) >= status.commitIndex);
+      if (to !== undefined && local.group.raft.transferLeadership(to).ok) this.options.host.schedule();
+      return true;
+    } else change = { type: "remove", node: extra[0]! };
+    local.isConfChangeInFlight = true;
+    local.group
+      .proposeConfChange(change)
+      .then(() => this.options.log.info("partition membership changed", { group: local.partition.group, ...change }))
+      .catch((error: Error) => this.options.log.debug("partition membership change not applied; will retry", { group: local.partition.group, ...change, error }))
+      .finally(() => {
+        local.isConfChangeInFlight = false;
+      });
+    return true;
+  }
+
+  /** A replica no longer placed here goes once the group's leader no longer counts it. */
+  private checkRetired(local: LocalPartition, now: number): void {
+    if (now - local.lastRetireCheckMs < RETIRE_CHECK_MS || local.group.isLeader) return;
+    local.lastRetireCheckMs = now;
+    const group = local.partition.group;
+    void this.options
+      .leaderMembers(group, local.partition.replicas)
+      .then((members) => {
+        const current = this.local.get(group);
+        if (members === null || members.includes(this.options.selfId) || current === undefined || current.partition.replicas.includes(this.options.selfId)) return;
+        this.local.delete(group);
+        this.leaderSinceMs.delete(group);
+        this.options.host.removeGroup(group);
+        this.options.log.info("partition replica removed (moved to other nodes)", { queue: current.queue.queue, partition: current.partition.partition, group });
+        this.options.onCatalogChanged();
+      })
+      .catch((error: Error) => this.options.log.debug("retire check failed", { group, error }));
   }
 
   private proposeTick(local: LocalPartition, now: number): void {

@@ -28,7 +28,7 @@ import type { CommandContext, CommandRegistry } from "../server/registry.ts";
 import type { PeerTransport } from "../transport/peer-transport.ts";
 import type { Logger } from "../util/log.ts";
 import { KeyedBatcher } from "./batcher.ts";
-import type { CreateQueueOp, CreateQueueResult, PartitionDescriptor, QueueCatalog, QueueDescriptor } from "./catalog-machine.ts";
+import type { CreateQueueOp, CreateQueueResult, PartitionDescriptor, PlaceQueueOp, QueueCatalog, QueueDescriptor } from "./catalog-machine.ts";
 import type { QueueLimits } from "./limits.ts";
 import { LocalPartitions } from "./local-partitions.ts";
 import { formatMessageId, parseMessageId } from "./message-id.ts";
@@ -61,10 +61,17 @@ export interface ClientDelivery {
   deliveries: number;
 }
 
+/** How often group 0's leader checks whether the voters changed since queues were placed. */
+const PLACEMENT_CHECK_MS = 1_000;
+/** How long CLUSTER.REMOVE waits for the queue partitions to leave the member. */
+const DRAIN_TIMEOUT_MS = 60_000;
+const DRAIN_POLL_MS = 200;
+
 /** How long a remote replica's ready count is trusted for planning a consume. */
 const REMOTE_READY_HINT_MS = 1_000;
 
-type PartitionStatsReply = { leader: string | null; lanes: [LaneStats, LaneStats] };
+/** `members` (voters and learners of the group, as that replica sees them) and `role` help retire moved replicas. */
+type PartitionStatsReply = { leader: string | null; lanes: [LaneStats, LaneStats]; role?: string; members?: string[] };
 
 /** A consume waiting for any of a set of (group, lane) pairs to get ready messages. */
 interface ReadyWaiter {
@@ -80,6 +87,12 @@ export class QueueService {
   private consumeCursor = 0;
   private readonly readyWaiters = new Map<string, Set<ReadyWaiter>>();
   private readonly catalogWaiters = new Set<() => void>();
+  private placementTimer: ReturnType<typeof setInterval> | null = null;
+  /** The voters the catalog's placements were last checked against (on group 0's leader). */
+  private placedForVoters = "";
+  private isPlacing = false;
+  /** Members CLUSTER.REMOVE is moving the queues off (on group 0's leader). */
+  private readonly draining = new Set<string>();
   /** Ready counts other nodes' replicas last reported for partitions not hosted here. */
   private readonly remoteReady = new Map<string, { ready: number; atMs: number }>();
   private waiterCount = 0;
@@ -101,6 +114,7 @@ export class QueueService {
       tickMs: options.tickMs,
       onReady: (group, lane) => this.wakeReady(group, lane),
       onCatalogChanged: () => this.onCatalogChanged(),
+      leaderMembers: (group, replicas) => this.leaderMembers(group, replicas),
     });
     const ordered = { itemsMax: limits.batchItemsMax, weightMax: limits.batchBytesMax, backlogMax: limits.backlogMax, inFlightMax: 1 };
     const unordered = { ...ordered, inFlightMax: limits.batchesInFlightMax };
@@ -135,6 +149,70 @@ export class QueueService {
 
   start(): void {
     this.partitions.start();
+    this.placementTimer = setInterval(() => void this.replaceIfMembersChanged(), PLACEMENT_CHECK_MS);
+  }
+
+  /**
+   * On group 0's leader: when the voters changed (CLUSTER.ADD / CLUSTER.REMOVE), each queue gets
+   * the placement consistent hashing gives for the new voters — about 1/N of the replicas move —
+   * and the partition leaders then move their groups' membership to it (LocalPartitions).
+   */
+  private async replaceIfMembersChanged(): Promise<void> {
+    const { group0 } = this.options;
+    if (!group0.isLeader || this.isPlacing) return;
+    const nodes = group0.raft.status().voters.filter((id) => !this.draining.has(id));
+    const signature = [...nodes].sort().join(",");
+    if (signature === this.placedForVoters) return;
+    this.isPlacing = true;
+    try {
+      await this.placeOn(nodes);
+      this.placedForVoters = signature;
+    } catch (error) {
+      this.options.log.debug("queue placement not updated; will retry", { error: error as Error });
+    } finally {
+      this.isPlacing = false;
+    }
+  }
+
+  /** Proposes, for every queue whose placement differs, the placement consistent hashing gives on `nodes`. */
+  private async placeOn(nodes: string[]): Promise<void> {
+    const { group0, catalog } = this.options;
+    for (const queue of catalog.list()) {
+      const replicas = Math.min(queue.replicas, nodes.length);
+      const placement = placePartitions({ queue: queue.queue, partitions: queue.partitions.length, replicas, nodes }).map((p) => p.replicas);
+      const isSame = queue.partitions.every((p, i) => p.replicas.join(",") === placement[i]!.join(","));
+      if (isSame) continue;
+      const op: PlaceQueueOp = { queue: queue.queue, createdIndex: queue.createdIndex, placement };
+      await group0.propose({ op: "queue.place", args: op as unknown as Record<string, unknown>, rid: null });
+      this.options.log.info("queue placement moved", { queue: queue.queue, nodes });
+    }
+  }
+
+  /**
+   * CLUSTER.REMOVE's first step (on group 0's leader): place every queue without `id` and wait
+   * until no partition's group counts it any more, so the partitions it led are handed over while
+   * it still follows the catalog (once out of group 0 it would not learn of the move).
+   */
+  async drain(id: string): Promise<void> {
+    const { group0, catalog } = this.options;
+    this.draining.add(id);
+    try {
+      const nodes = group0.raft.status().voters.filter((v) => !this.draining.has(v));
+      if (nodes.length === 0) throw new SinkronError("CONFLICT", `removing ${id} would leave the queues no member to live on`, { id });
+      await this.placeOn(nodes);
+      const deadlineMs = performance.now() + DRAIN_TIMEOUT_MS;
+      for (;;) {
+        const groups = catalog.list().flatMap((q) => q.partitions);
+        const counted = await Promise.all(groups.map(async (p) => (await this.leaderMembers(p.group, p.replicas, true))?.includes(id) ?? true));
+        if (!counted.includes(true)) return;
+        if (performance.now() > deadlineMs) {
+          throw new SinkronError("UNAVAILABLE", `queue partitions could not be moved off ${id} within ${DRAIN_TIMEOUT_MS} ms; it stays a member (retry CLUSTER.REMOVE)`, { id, retryable: true });
+        }
+        await Bun.sleep(DRAIN_POLL_MS);
+      }
+    } finally {
+      this.draining.delete(id);
+    }
   }
 
   /**
@@ -152,6 +230,7 @@ export class QueueService {
   }
 
   stop(): void {
+    if (this.placementTimer) clearInterval(this.placementTimer);
     this.partitions.stop();
     for (const waiters of this.readyWaiters.values()) for (const waiter of waiters) waiter.wake();
     for (const wake of this.catalogWaiters) wake();
@@ -511,7 +590,25 @@ export class QueueService {
     if (confirm && local.group.isLeader) await local.group.readBarrier().catch(() => {});
     local = this.partitions.get(group);
     if (local === undefined) throw new SinkronError("NOT_FOUND", `this node hosts no partition group ${group}`, { group });
-    return { leader: local.group.leader, lanes: [local.machine.stats(0), local.machine.stats(1)] };
+    const status = local.group.raft.status();
+    return { leader: local.group.leader, lanes: [local.machine.stats(0), local.machine.stats(1)], role: status.role, members: [...status.voters, ...status.learners] };
+  }
+
+  /** The group's members as a leader among `replicas` reports them (see LocalPartitions.checkRetired). */
+  private async leaderMembers(group: number, replicas: readonly string[], includeSelf = false): Promise<string[] | null> {
+    const local = this.partitions.get(group);
+    if (includeSelf && local?.group.isLeader) {
+      const status = local.group.raft.status();
+      return [...status.voters, ...status.learners];
+    }
+    for (const id of replicas) {
+      if (id === this.options.selfId) continue;
+      const client = this.options.transport.client(id);
+      if (client === null || client.state !== "connected") continue;
+      const reply = (await client.call(Q_PARTITION.name, { group, lane: 0 }).catch(() => null)) as PartitionStatsReply | null;
+      if (reply?.role === "leader" && reply.members !== undefined) return reply.members;
+    }
+    return null;
   }
 
   private async partitionStats(group: number, lane: Lane, waitMs: number, ctx: CommandContext): Promise<PartitionStatsReply> {
@@ -519,7 +616,7 @@ export class QueueService {
     if (local === undefined) throw new SinkronError("NOT_FOUND", `this node hosts no partition group ${group}`, { group });
     if (waitMs > 0 && local.machine.readyCount(lane) === 0) {
       await this.waitForMessages(
-        { queue: "", replicas: 0, maxDeliveries: 0, createdIndex: 0, partitions: [local.partition] },
+        { queue: "", replicas: 0, maxDeliveries: 0, createdIndex: 0, placementEpoch: 0, partitions: [local.partition] },
         lane,
         performance.now() + waitMs,
         ctx,

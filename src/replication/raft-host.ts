@@ -133,9 +133,11 @@ export class RaftHost {
   }
 
   /**
-   * Stops hosting group `id` for good (its queue was deleted) and lets its storage go: the WAL
-   * marks its whole log compacted, so its segments can be deleted, and its snapshots are removed.
-   * Group ids are never reused, so nothing can ask for this group's state again.
+   * Stops hosting group `id` (its queue was deleted, or its replica here moved to other nodes)
+   * and lets its data go: the WAL resets the group's log to empty, so its segments can be
+   * deleted, and its snapshots are removed. The term and vote stay: if the group comes back here
+   * (a placement moves it back), this replica starts empty as a joining member but can never
+   * vote twice in a term it already voted in.
    */
   removeGroup(id: GroupId): void {
     const group = this.groups.get(id);
@@ -156,9 +158,15 @@ export class RaftHost {
     this.recovered.delete(id);
     const stored = this.wal!.group(id);
     // Buffered: it rides with the next sync. Until then a restart finds the group's log again
-    // and drops it again (the catalog no longer lists it).
-    if (stored !== undefined && stored.lastIndex > stored.compactedIndex) this.wal!.markCompacted(id, stored.lastIndex, stored.lastTerm);
+    // and drops it again.
+    if (stored !== undefined && (stored.lastIndex > 0 || stored.compactedIndex > 0 || stored.hardState.commit > 0)) this.wal!.resetGroup(id);
     this.snapshots!.drop(id);
+  }
+
+  /** Groups whose data this host dropped and may create again (their term and vote are kept). */
+  private isResetGroup(id: GroupId): boolean {
+    const stored = this.wal!.group(id);
+    return stored !== undefined && stored.lastIndex === 0 && stored.compactedIndex === 0;
   }
 
   /**
@@ -168,7 +176,9 @@ export class RaftHost {
    * snapshot's own (index, term)).
    */
   private restoreState(id: GroupId) {
-    const stored = this.recovered.get(id);
+    // A group dropped earlier by this process comes back with only its term and vote.
+    const live = this.recovered.has(id) || !this.isResetGroup(id) ? undefined : this.wal!.group(id);
+    const stored = this.recovered.get(id) ?? (live === undefined ? undefined : { hardState: { ...live.hardState, commit: 0 }, compactedIndex: 0, compactedTerm: 0, entries: [], damage: null });
     this.recovered.delete(id); // recovered entries are views into segment buffers: don't pin them
     const saved = this.snapshots!.loadLatest(id);
     const snapshot = saved === null ? null : { ...saved.meta, data: saved.data };
