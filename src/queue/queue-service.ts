@@ -30,7 +30,7 @@ import type { Logger } from "../util/log.ts";
 import { KeyedBatcher } from "./batcher.ts";
 import type { CreateQueueOp, CreateQueueResult, PartitionDescriptor, PlaceQueueOp, QueueCatalog, QueueDescriptor } from "./catalog-machine.ts";
 import type { QueueLimits } from "./limits.ts";
-import { LocalPartitions } from "./local-partitions.ts";
+import { LocalPartitions, type LocalPartition } from "./local-partitions.ts";
 import { formatMessageId, parseMessageId } from "./message-id.ts";
 import type { Delivery, Lane, LaneStats, MessageBody } from "./partition-machine.ts";
 import { placePartitions } from "./placement.ts";
@@ -67,6 +67,9 @@ const PLACEMENT_CHECK_MS = 1_000;
 const DRAIN_TIMEOUT_MS = 60_000;
 const DRAIN_POLL_MS = 200;
 
+/** One consume plan in this many ignores partition leadership (see planConsume). */
+const LOCAL_FIRST_PERIOD = 4;
+
 /** How long a remote replica's ready count is trusted for planning a consume. */
 const REMOTE_READY_HINT_MS = 1_000;
 
@@ -85,6 +88,7 @@ export class QueueService {
   private ridSeq = 0;
   private produceCursor = 0;
   private consumeCursor = 0;
+  private consumePlans = 0;
   private readonly readyWaiters = new Map<string, Set<ReadyWaiter>>();
   private readonly catalogWaiters = new Set<() => void>();
   private placementTimer: ReturnType<typeof setInterval> | null = null;
@@ -241,10 +245,25 @@ export class QueueService {
   private async produce(name: string, body: MessageBody, key: string | null): Promise<{ id: string }> {
     refuseDeadLetterName(name, "written to only by dead-lettering");
     const queue = this.options.catalog.get(name) ?? (await this.createWithDefaults(name));
-    const partition = key === null ? queue.partitions[this.produceCursor++ % queue.partitions.length]! : queue.partitions[Bun.hash.crc32(key) % queue.partitions.length]!;
+    const partition = key === null ? this.pickKeylessPartition(queue) : queue.partitions[Bun.hash.crc32(key) % queue.partitions.length]!;
     const weight = bodyBytes(body) + (key === null ? 0 : key.length);
     const seq = await (key === null ? this.produceBatcher : this.keyedProduceBatcher).add(partition.group, [body, key], weight);
     return { id: formatMessageId(partition.group, seq) };
+  }
+
+  /**
+   * A keyless message may go to any partition: round-robin over the partitions this node leads
+   * (no forwarding hop; with clients on every node, every partition gets its share), or over all
+   * of them when it leads none.
+   */
+  private pickKeylessPartition(queue: QueueDescriptor): PartitionDescriptor {
+    const cursor = this.produceCursor++;
+    const count = queue.partitions.length;
+    for (let i = 0; i < count; i++) {
+      const partition = queue.partitions[(cursor + i) % count]!;
+      if (this.partitions.get(partition.group)?.group.isLeader === true) return partition;
+    }
+    return queue.partitions[cursor % count]!;
   }
 
   private async flushProduce(group: number, messages: [MessageBody, string | null][]): Promise<number[]> {
@@ -340,11 +359,16 @@ export class QueueService {
     const start = this.consumeCursor++ % count;
     const unknown: PartitionDescriptor[] = [];
     let remaining = max;
-    for (const pass of [0, 1] as const) {
+    // Partitions led here first (no forwarding hop), then other local replicas, then the rest —
+    // except every LOCAL_FIRST_PERIOD-th plan, which puts the ones led here last, so partitions
+    // led elsewhere get at least that share and are never starved by a steady local stream.
+    const isLocalFirst = this.consumePlans++ % LOCAL_FIRST_PERIOD !== 0;
+    const passOf = (local: LocalPartition | undefined) => (local === undefined ? 2 : local.group.isLeader === isLocalFirst ? 0 : 1);
+    for (const pass of [0, 1, 2] as const) {
       for (let i = 0; i < count && remaining > 0; i++) {
         const partition = queue.partitions[(start + i) % count]!;
         const local = this.partitions.get(partition.group);
-        if ((local !== undefined) !== (pass === 0)) continue;
+        if (passOf(local) !== pass) continue;
         let ready: number;
         const leaderCount = confirmed?.get(partition.group);
         if (leaderCount !== undefined) ready = leaderCount;

@@ -316,3 +316,33 @@ test("a consume through another node right after the produce that created the qu
   }
   expect(await b!.queue.consume({ queue: "never-created" })).toEqual([]);
 }, 20_000);
+
+test("keyless produces go to partitions led by the serving node; a consumer with a steady local supply still drains partitions led elsewhere", async () => {
+  cluster = await TestCluster.start(3);
+  const [a, b] = await Promise.all(["n1", "n2"].map((id) => cluster!.client(id)));
+  await a!.queue.create({ queue: "spread", partitions: 6 });
+  // Wait until every partition is led by its preferred replica (2 per node).
+  for (const deadline = performance.now() + 15_000; ; ) {
+    const info = await a!.queue.info({ queue: "spread" });
+    if (info.partitions.every((p) => p.leader === p.replicas[0])) break;
+    if (performance.now() > deadline) throw new Error("leaders did not settle");
+    await Bun.sleep(100);
+  }
+  const info = await a!.queue.info({ queue: "spread" });
+  const ledByN1 = new Set(info.partitions.filter((p) => p.leader === "n1").map((p) => p.group));
+  const fromA = await Promise.all(Array.from({ length: 40 }, (_, i) => a!.queue.produce({ queue: "spread", body: `a${i}` })));
+  const fromB = await Promise.all(Array.from({ length: 40 }, (_, i) => b!.queue.produce({ queue: "spread", body: `b${i}` })));
+  expect(fromA.every(({ id }) => ledByN1.has(parseInt(id.split(".")[0]!, 36)))).toBe(true);
+  expect(fromB.some(({ id }) => !ledByN1.has(parseInt(id.split(".")[0]!, 36)))).toBe(true);
+  // A consumer on n1 with a steady local supply still drains n2's partitions (no starvation).
+  const seen = new Set<string>();
+  const bSeen = () => Array.from({ length: 40 }, (_, i) => `b${i}`).every((m) => seen.has(m));
+  for (let round = 0; round < 400 && !bSeen(); round++) {
+    await a!.queue.produce({ queue: "spread", body: `more${round}` }); // local supply = demand
+    for (const d of await a!.queue.consume({ queue: "spread", max: 1 })) {
+      seen.add(String(d.body));
+      await a!.queue.ack({ queue: "spread", id: d.id });
+    }
+  }
+  expect([...Array.from({ length: 40 }, (_, i) => `b${i}`)].filter((m) => !seen.has(m))).toEqual([]);
+}, 30_000);
