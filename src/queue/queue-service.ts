@@ -67,6 +67,9 @@ const PLACEMENT_CHECK_MS = 1_000;
 const DRAIN_TIMEOUT_MS = 60_000;
 const DRAIN_POLL_MS = 200;
 
+/** Pause before a long-poll tries again after a partition could not be reached. */
+const CONSUME_RETRY_PAUSE_MS = 50;
+
 /** One consume plan in this many ignores partition leadership (see planConsume). */
 const LOCAL_FIRST_PERIOD = 4;
 
@@ -280,8 +283,17 @@ export class QueueService {
     for (;;) {
       const queue = this.options.catalog.get(base);
       if (queue !== undefined) {
-        const got = await this.consumeOnce(queue, lane, max, visibilityMs);
-        if (got.length > 0) return got;
+        try {
+          const got = await this.consumeOnce(queue, lane, max, visibilityMs);
+          if (got.length > 0) return got;
+        } catch (error) {
+          // A partition's leader died or moved under a long-poll: keep waiting (whatever that
+          // consume may have taken comes back after its visibility timeout). A consume that
+          // must answer now reports it.
+          if (!isTransient(error) || performance.now() + CONSUME_RETRY_PAUSE_MS >= deadlineMs) throw error;
+          await Bun.sleep(CONSUME_RETRY_PAUSE_MS);
+          continue;
+        }
       }
       if (performance.now() >= deadlineMs || ctx.connection.closeSignal.aborted) {
         // This node's replicas may lag their leaders: before answering "nothing", ask the leaders
@@ -667,6 +679,11 @@ export class QueueService {
 /** Q.CREATE's answer: the settings, not the placement (Q.INFO shows that). */
 function summarize(result: CreateQueueResult): { queue: string; partitions: number; replicas: number; maxDeliveries: number; created: boolean } {
   return { queue: result.queue, partitions: result.partitions.length, replicas: result.replicas, maxDeliveries: result.maxDeliveries, created: result.created };
+}
+
+/** Failures a retry may get past: no leader yet, a leader lost or unreachable, a deadline. */
+function isTransient(error: unknown): boolean {
+  return error instanceof SinkronError && (error.code === "UNAVAILABLE" || error.code === "NOT_LEADER" || error.code === "TIMEOUT");
 }
 
 function laneOf(name: string): { lane: Lane; base: string } {
