@@ -94,6 +94,9 @@ export class QueueService {
   private consumePlans = 0;
   private readonly readyWaiters = new Map<string, Set<ReadyWaiter>>();
   private readonly catalogWaiters = new Set<() => void>();
+  /** Counts "messages became ready" events; per (group, lane) the count at its latest event. */
+  private readyEpoch = 0;
+  private readonly readyEpochs = new Map<string, number>();
   private placementTimer: ReturnType<typeof setInterval> | null = null;
   /** The voters the catalog's placements were last checked against (on group 0's leader). */
   private placedForVoters = "";
@@ -282,6 +285,8 @@ export class QueueService {
     const deadlineMs = performance.now() + waitMs;
     for (;;) {
       const queue = this.options.catalog.get(base);
+      // Messages that become ready while this round runs must wake the wait that follows it.
+      const epoch = this.readyEpoch;
       if (queue !== undefined) {
         try {
           const got = await this.consumeOnce(queue, lane, max, visibilityMs);
@@ -302,7 +307,7 @@ export class QueueService {
         if (queue === undefined) return this.consumeUnknownQueue(name, max, visibilityMs, ctx);
         return this.consumeOnce(queue, lane, max, visibilityMs, await this.leaderReadyCounts(queue, lane));
       }
-      await this.waitForMessages(queue, lane, deadlineMs, ctx);
+      await this.waitForMessages(queue, lane, deadlineMs, ctx, epoch);
     }
   }
 
@@ -413,7 +418,12 @@ export class QueueService {
   }
 
   /** Until a partition of the queue may have ready messages, the queue appears, or the deadline. */
-  private waitForMessages(queue: QueueDescriptor | undefined, lane: Lane, deadlineMs: number, ctx: CommandContext): Promise<void> {
+  /**
+   * `sinceEpoch`: the readyEpoch the caller's last look at the partitions started from; if any
+   * local replica made messages ready since, the wait ends at once (no wake-up is lost between
+   * a round that found nothing and this wait).
+   */
+  private waitForMessages(queue: QueueDescriptor | undefined, lane: Lane, deadlineMs: number, ctx: CommandContext, sinceEpoch?: number): Promise<void> {
     if (this.waiterCount >= this.options.limits.waitersMax) {
       return Promise.reject(new SinkronError("UNAVAILABLE", `too many consumers are long-polling on this node (${this.options.limits.waitersMax}); retry later`, { retryable: true }));
     }
@@ -452,6 +462,7 @@ export class QueueService {
           void this.waitRemote(partition, lane, deadlineMs, remoteAbort.signal).then(() => finish());
         }
       }
+      if (sinceEpoch !== undefined && keys.some((key) => (this.readyEpochs.get(key) ?? 0) > sinceEpoch)) finish();
     });
   }
 
@@ -480,7 +491,9 @@ export class QueueService {
   }
 
   private wakeReady(group: number, lane: Lane): void {
-    const set = this.readyWaiters.get(laneKey(group, lane));
+    const key = laneKey(group, lane);
+    this.readyEpochs.set(key, ++this.readyEpoch);
+    const set = this.readyWaiters.get(key);
     if (set === undefined) return;
     for (const waiter of [...set]) waiter.wake();
   }
