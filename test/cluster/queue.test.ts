@@ -244,6 +244,10 @@ test(`queue under kill -9 and restart of partition leaders: no acknowledged mess
   let attempts = 0;
   let forgotten = 0;
 
+  // Paced so the attempt budget lasts past the end of the load (whatever the machine's speed):
+  // produces must keep coming after the last restart.
+  const producerCount = 2 * PRODUCERS_PER_CLIENT;
+  const paceMs = (1.3 * LOAD_MS * producerCount) / PRODUCE_ATTEMPTS_MAX;
   const producer = async (client: SinkronClient, name: string) => {
     for (let seq = 0; running && attempts < PRODUCE_ATTEMPTS_MAX; seq++) {
       attempts++;
@@ -252,7 +256,7 @@ test(`queue under kill -9 and restart of partition leaders: no acknowledged mess
       try {
         const { id } = await client.queue.produce({ queue: QUEUE, body });
         history.produced.push({ id, body, startMs, endMs: performance.now() });
-        await Bun.sleep(2);
+        await Bun.sleep(Math.max(2, paceMs - (performance.now() - startMs)));
       } catch (error) {
         count(produceErrors, codeOf(error));
         history.unknownBodies.add(body);
