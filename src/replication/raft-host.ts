@@ -299,6 +299,14 @@ export class RaftHost {
     }
     // The fsync runs off the event loop: the sockets keep being read meanwhile, so the next
     // loop's batch grows while the disk works (group commit across loops).
+    this.startSync(() => this.finishReady(batch));
+  }
+
+  /**
+   * Starts the WAL's sync (one at a time) and runs `then` once everything buffered is durable.
+   * A failure of either stops the node (fail-stop: no fsync retry).
+   */
+  private startSync(then: () => void): void {
     this.isCommitSyncPending = false;
     this.persisting = this.wal!.syncAsync().then(
       () => {
@@ -306,7 +314,7 @@ export class RaftHost {
         this.counters.syncs++;
         if (this.stopped) return;
         try {
-          this.finishReady(batch);
+          then();
         } catch (error) {
           this.failStop(error);
         }
@@ -381,18 +389,7 @@ export class RaftHost {
   private syncPendingCommit(): void {
     // A sync in flight will be followed by a loop that writes it, or by the next tick.
     if (!this.isCommitSyncPending || this.stopped || this.persisting !== null) return;
-    this.isCommitSyncPending = false;
-    this.persisting = this.wal!.syncAsync().then(
-      () => {
-        this.persisting = null;
-        this.counters.syncs++;
-        this.schedule();
-      },
-      (error: unknown) => {
-        this.persisting = null;
-        this.failStop(error);
-      },
-    );
+    this.startSync(() => this.schedule());
   }
 
   private applyReady(group: RaftGroup, rd: Ready): void {
