@@ -120,11 +120,7 @@ export class LocalPartitions {
       }
     }
     for (const [group, local] of [...this.local]) {
-      if (this.byGroup.has(group)) continue;
-      this.local.delete(group);
-      this.leaderSinceMs.delete(group);
-      host.removeGroup(group);
-      log.info("partition replica removed (queue deleted)", { queue: local.queue.queue, partition: local.partition.partition, group });
+      if (!this.byGroup.has(group)) this.drop(local, "queue deleted");
     }
     // A replica left in storage by a queue deleted while this node was down: the catalog has
     // allocated its id (ids only grow) and no longer lists it, so it can never be needed again.
@@ -135,6 +131,15 @@ export class LocalPartitions {
       }
     }
     this.options.onCatalogChanged();
+  }
+
+  /** Stops hosting a replica and lets its storage go (its term and vote stay; see RaftHost.removeGroup). */
+  private drop(local: LocalPartition, reason: string): void {
+    const group = local.partition.group;
+    this.local.delete(group);
+    this.leaderSinceMs.delete(group);
+    this.options.host.removeGroup(group);
+    this.options.log.info(`partition replica removed (${reason})`, { queue: local.queue.queue, partition: local.partition.partition, group });
   }
 
   private host(queue: QueueDescriptor, partition: PartitionDescriptor): void {
@@ -221,10 +226,7 @@ export class LocalPartitions {
       .then((members) => {
         const current = this.local.get(group);
         if (members === null || members.includes(this.options.selfId) || current === undefined || current.partition.replicas.includes(this.options.selfId)) return;
-        this.local.delete(group);
-        this.leaderSinceMs.delete(group);
-        this.options.host.removeGroup(group);
-        this.options.log.info("partition replica removed (moved to other nodes)", { queue: current.queue.queue, partition: current.partition.partition, group });
+        this.drop(current, "moved to other nodes");
         this.options.onCatalogChanged();
       })
       .catch((error: Error) => this.options.log.debug("retire check failed", { group, error }));

@@ -28,13 +28,15 @@ import type { CommandContext, CommandRegistry } from "../server/registry.ts";
 import type { PeerTransport } from "../transport/peer-transport.ts";
 import type { Logger } from "../util/log.ts";
 import { KeyedBatcher } from "./batcher.ts";
-import type { CreateQueueOp, CreateQueueResult, PartitionDescriptor, PlaceQueueOp, QueueCatalog, QueueDescriptor } from "./catalog-machine.ts";
+import type { CreateQueueOp, CreateQueueResult, PartitionDescriptor, QueueCatalog, QueueDescriptor } from "./catalog-machine.ts";
 import type { QueueLimits } from "./limits.ts";
 import { LocalPartitions, type LocalPartition } from "./local-partitions.ts";
 import { formatMessageId, parseMessageId } from "./message-id.ts";
 import type { Delivery, Lane, LaneStats, MessageBody } from "./partition-machine.ts";
 import { placePartitions } from "./placement.ts";
 import { PartitionRouter } from "./partition-router.ts";
+import { laneKey, ReadyWaits } from "./ready-waits.ts";
+import { QueueRebalancer } from "./rebalancer.ts";
 
 export interface QueueServiceOptions {
   selfId: string;
@@ -61,11 +63,6 @@ export interface ClientDelivery {
   deliveries: number;
 }
 
-/** How often group 0's leader checks whether the voters changed since queues were placed. */
-const PLACEMENT_CHECK_MS = 1_000;
-/** How long CLUSTER.REMOVE waits for the queue partitions to leave the member. */
-const DRAIN_TIMEOUT_MS = 60_000;
-const DRAIN_POLL_MS = 200;
 
 /** Pause before a long-poll tries again after a partition could not be reached. */
 const CONSUME_RETRY_PAUSE_MS = 50;
@@ -79,11 +76,6 @@ const REMOTE_READY_HINT_MS = 1_000;
 /** `members` (voters and learners of the group, as that replica sees them) and `role` help retire moved replicas. */
 type PartitionStatsReply = { leader: string | null; lanes: [LaneStats, LaneStats]; role?: string; members?: string[] };
 
-/** A consume waiting for any of a set of (group, lane) pairs to get ready messages. */
-interface ReadyWaiter {
-  wake(): void;
-}
-
 export class QueueService {
   private readonly partitions: LocalPartitions;
   private readonly partitionRouter: PartitionRouter;
@@ -92,20 +84,10 @@ export class QueueService {
   private produceCursor = 0;
   private consumeCursor = 0;
   private consumePlans = 0;
-  private readonly readyWaiters = new Map<string, Set<ReadyWaiter>>();
-  private readonly catalogWaiters = new Set<() => void>();
-  /** Counts "messages became ready" events; per (group, lane) the count at its latest event. */
-  private readyEpoch = 0;
-  private readonly readyEpochs = new Map<string, number>();
-  private placementTimer: ReturnType<typeof setInterval> | null = null;
-  /** The voters the catalog's placements were last checked against (on group 0's leader). */
-  private placedForVoters = "";
-  private isPlacing = false;
-  /** Members CLUSTER.REMOVE is moving the queues off (on group 0's leader). */
-  private readonly draining = new Set<string>();
+  private readonly waits: ReadyWaits;
+  private readonly rebalancer: QueueRebalancer;
   /** Ready counts other nodes' replicas last reported for partitions not hosted here. */
   private readonly remoteReady = new Map<string, { ready: number; atMs: number }>();
-  private waiterCount = 0;
   /** Produces with a key: one batch in flight per partition, so their order holds. */
   private readonly keyedProduceBatcher: KeyedBatcher<number, [MessageBody, string | null], number>;
   private readonly produceBatcher: KeyedBatcher<number, [MessageBody, string | null], number>;
@@ -122,8 +104,19 @@ export class QueueService {
       limits,
       log: options.log,
       tickMs: options.tickMs,
-      onReady: (group, lane) => this.wakeReady(group, lane),
-      onCatalogChanged: () => this.onCatalogChanged(),
+      onReady: (group, lane) => this.waits.wake(group, lane),
+      onCatalogChanged: () => this.waits.catalogChanged(),
+      leaderMembers: (group, replicas) => this.leaderMembers(group, replicas),
+    });
+    this.waits = new ReadyWaits({
+      waitersMax: limits.waitersMax,
+      isHosted: (group) => this.partitions.get(group) !== undefined,
+      waitRemote: (partition, lane, deadlineMs, signal) => this.waitRemote(partition, lane, deadlineMs, signal),
+    });
+    this.rebalancer = new QueueRebalancer({
+      group0: options.group0,
+      catalog: options.catalog,
+      log: options.log,
       leaderMembers: (group, replicas) => this.leaderMembers(group, replicas),
     });
     const ordered = { itemsMax: limits.batchItemsMax, weightMax: limits.batchBytesMax, backlogMax: limits.backlogMax, inFlightMax: 1 };
@@ -159,70 +152,12 @@ export class QueueService {
 
   start(): void {
     this.partitions.start();
-    this.placementTimer = setInterval(() => void this.replaceIfMembersChanged(), PLACEMENT_CHECK_MS);
+    this.rebalancer.start();
   }
 
-  /**
-   * On group 0's leader: when the voters changed (CLUSTER.ADD / CLUSTER.REMOVE), each queue gets
-   * the placement consistent hashing gives for the new voters — about 1/N of the replicas move —
-   * and the partition leaders then move their groups' membership to it (LocalPartitions).
-   */
-  private async replaceIfMembersChanged(): Promise<void> {
-    const { group0 } = this.options;
-    if (!group0.isLeader || this.isPlacing) return;
-    const nodes = group0.raft.status().voters.filter((id) => !this.draining.has(id));
-    const signature = [...nodes].sort().join(",");
-    if (signature === this.placedForVoters) return;
-    this.isPlacing = true;
-    try {
-      await this.placeOn(nodes);
-      this.placedForVoters = signature;
-    } catch (error) {
-      this.options.log.debug("queue placement not updated; will retry", { error: error as Error });
-    } finally {
-      this.isPlacing = false;
-    }
-  }
-
-  /** Proposes, for every queue whose placement differs, the placement consistent hashing gives on `nodes`. */
-  private async placeOn(nodes: string[]): Promise<void> {
-    const { group0, catalog } = this.options;
-    for (const queue of catalog.list()) {
-      const replicas = Math.min(queue.replicas, nodes.length);
-      const placement = placePartitions({ queue: queue.queue, partitions: queue.partitions.length, replicas, nodes }).map((p) => p.replicas);
-      const isSame = queue.partitions.every((p, i) => p.replicas.join(",") === placement[i]!.join(","));
-      if (isSame) continue;
-      const op: PlaceQueueOp = { queue: queue.queue, createdIndex: queue.createdIndex, placement };
-      await group0.propose({ op: "queue.place", args: op as unknown as Record<string, unknown>, rid: null });
-      this.options.log.info("queue placement moved", { queue: queue.queue, nodes });
-    }
-  }
-
-  /**
-   * CLUSTER.REMOVE's first step (on group 0's leader): place every queue without `id` and wait
-   * until no partition's group counts it any more, so the partitions it led are handed over while
-   * it still follows the catalog (once out of group 0 it would not learn of the move).
-   */
-  async drain(id: string): Promise<void> {
-    const { group0, catalog } = this.options;
-    this.draining.add(id);
-    try {
-      const nodes = group0.raft.status().voters.filter((v) => !this.draining.has(v));
-      if (nodes.length === 0) throw new SinkronError("CONFLICT", `removing ${id} would leave the queues no member to live on`, { id });
-      await this.placeOn(nodes);
-      const deadlineMs = performance.now() + DRAIN_TIMEOUT_MS;
-      for (;;) {
-        const groups = catalog.list().flatMap((q) => q.partitions);
-        const counted = await Promise.all(groups.map(async (p) => (await this.leaderMembers(p.group, p.replicas, true))?.includes(id) ?? true));
-        if (!counted.includes(true)) return;
-        if (performance.now() > deadlineMs) {
-          throw new SinkronError("UNAVAILABLE", `queue partitions could not be moved off ${id} within ${DRAIN_TIMEOUT_MS} ms; it stays a member (retry CLUSTER.REMOVE)`, { id, retryable: true });
-        }
-        await Bun.sleep(DRAIN_POLL_MS);
-      }
-    } finally {
-      this.draining.delete(id);
-    }
+  /** CLUSTER.REMOVE's first step: move every queue partition off `id` (see QueueRebalancer). */
+  drain(id: string): Promise<void> {
+    return this.rebalancer.drain(id);
   }
 
   /**
@@ -240,10 +175,9 @@ export class QueueService {
   }
 
   stop(): void {
-    if (this.placementTimer) clearInterval(this.placementTimer);
+    this.rebalancer.stop();
     this.partitions.stop();
-    for (const waiters of this.readyWaiters.values()) for (const waiter of waiters) waiter.wake();
-    for (const wake of this.catalogWaiters) wake();
+    this.waits.stop();
   }
 
   // ------------------------------------------------------------------ produce
@@ -286,7 +220,7 @@ export class QueueService {
     for (;;) {
       const queue = this.options.catalog.get(base);
       // Messages that become ready while this round runs must wake the wait that follows it.
-      const epoch = this.readyEpoch;
+      const epoch = this.waits.epoch;
       if (queue !== undefined) {
         try {
           const got = await this.consumeOnce(queue, lane, max, visibilityMs);
@@ -307,7 +241,7 @@ export class QueueService {
         if (queue === undefined) return this.consumeUnknownQueue(name, max, visibilityMs, ctx);
         return this.consumeOnce(queue, lane, max, visibilityMs, await this.leaderReadyCounts(queue, lane));
       }
-      await this.waitForMessages(queue, lane, deadlineMs, ctx, epoch);
+      await this.waits.wait(queue?.partitions ?? [], lane, deadlineMs, ctx.connection.closeSignal, epoch);
     }
   }
 
@@ -417,55 +351,6 @@ export class QueueService {
     return (await this.partitionRouter.propose(partition, { op: "q.consume", args: { lane, requests, nowMs: 0 }, rid: null }, false)) as Delivery[][];
   }
 
-  /** Until a partition of the queue may have ready messages, the queue appears, or the deadline. */
-  /**
-   * `sinceEpoch`: the readyEpoch the caller's last look at the partitions started from; if any
-   * local replica made messages ready since, the wait ends at once (no wake-up is lost between
-   * a round that found nothing and this wait).
-   */
-  private waitForMessages(queue: QueueDescriptor | undefined, lane: Lane, deadlineMs: number, ctx: CommandContext, sinceEpoch?: number): Promise<void> {
-    if (this.waiterCount >= this.options.limits.waitersMax) {
-      return Promise.reject(new SinkronError("UNAVAILABLE", `too many consumers are long-polling on this node (${this.options.limits.waitersMax}); retry later`, { retryable: true }));
-    }
-    this.waiterCount++;
-    return new Promise<void>((resolve) => {
-      const keys: string[] = [];
-      let remoteAbort: AbortController | null = null;
-      const waiter: ReadyWaiter = { wake: () => finish() };
-      const timer = setTimeout(() => finish(), Math.max(0, deadlineMs - performance.now()));
-      const onClose = () => finish();
-      let done = false;
-      const finish = () => {
-        if (done) return;
-        done = true;
-        this.waiterCount--;
-        clearTimeout(timer);
-        ctx.connection.closeSignal.removeEventListener("abort", onClose);
-        for (const key of keys) this.readyWaiters.get(key)?.delete(waiter);
-        this.catalogWaiters.delete(waiter.wake);
-        remoteAbort?.abort();
-        resolve();
-      };
-      ctx.connection.closeSignal.addEventListener("abort", onClose, { once: true });
-      // A queue created or deleted (or partitions hosted) changes what to wait on: look again.
-      this.catalogWaiters.add(waiter.wake);
-      if (queue === undefined) return;
-      for (const partition of queue.partitions) {
-        if (this.partitions.get(partition.group) !== undefined) {
-          const key = laneKey(partition.group, lane);
-          keys.push(key);
-          let set = this.readyWaiters.get(key);
-          if (set === undefined) this.readyWaiters.set(key, (set = new Set()));
-          set.add(waiter);
-        } else {
-          remoteAbort ??= new AbortController();
-          void this.waitRemote(partition, lane, deadlineMs, remoteAbort.signal).then(() => finish());
-        }
-      }
-      if (sinceEpoch !== undefined && keys.some((key) => (this.readyEpochs.get(key) ?? 0) > sinceEpoch)) finish();
-    });
-  }
-
   /** Long-polls a replica of a partition this node does not host. */
   private async waitRemote(partition: PartitionDescriptor, lane: Lane, deadlineMs: number, signal: AbortSignal): Promise<void> {
     const target = this.partitionRouter.leaderOf(partition) ?? partition.replicas[0]!;
@@ -488,18 +373,6 @@ export class QueueService {
   private noteRemoteStats(group: number, stats: PartitionStatsReply): void {
     const atMs = performance.now();
     for (const lane of [0, 1] as const) this.remoteReady.set(laneKey(group, lane), { ready: stats.lanes[lane].ready, atMs });
-  }
-
-  private wakeReady(group: number, lane: Lane): void {
-    const key = laneKey(group, lane);
-    this.readyEpochs.set(key, ++this.readyEpoch);
-    const set = this.readyWaiters.get(key);
-    if (set === undefined) return;
-    for (const waiter of [...set]) waiter.wake();
-  }
-
-  private onCatalogChanged(): void {
-    for (const wake of [...this.catalogWaiters]) wake();
   }
 
   // ------------------------------------------------------------------ ack / nack
@@ -568,14 +441,7 @@ export class QueueService {
       if (queue !== undefined) return queue;
       const remainingMs = deadlineMs - performance.now();
       if (remainingMs <= 0) throw new SinkronError("UNAVAILABLE", `queue '${name}' was created but this node has not learnt of it yet; retry`, { queue: name, retryable: true });
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(done, Math.min(remainingMs, 50));
-        function done() {
-          clearTimeout(timer);
-          resolve();
-        }
-        this.catalogWaiters.add(done);
-      });
+      await this.waits.nextCatalogChange(Math.min(remainingMs, 50));
     }
   }
 
@@ -643,10 +509,10 @@ export class QueueService {
     return { leader: local.group.leader, lanes: [local.machine.stats(0), local.machine.stats(1)], role: status.role, members: [...status.voters, ...status.learners] };
   }
 
-  /** The group's members as a leader among `replicas` reports them (see LocalPartitions.checkRetired). */
-  private async leaderMembers(group: number, replicas: readonly string[], includeSelf = false): Promise<string[] | null> {
+  /** The group's members as its leader (this node, or one among `replicas`) reports them. */
+  private async leaderMembers(group: number, replicas: readonly string[]): Promise<string[] | null> {
     const local = this.partitions.get(group);
-    if (includeSelf && local?.group.isLeader) {
+    if (local?.group.isLeader) {
       const status = local.group.raft.status();
       return [...status.voters, ...status.learners];
     }
@@ -664,12 +530,7 @@ export class QueueService {
     const local = this.partitions.get(group);
     if (local === undefined) throw new SinkronError("NOT_FOUND", `this node hosts no partition group ${group}`, { group });
     if (waitMs > 0 && local.machine.readyCount(lane) === 0) {
-      await this.waitForMessages(
-        { queue: "", replicas: 0, maxDeliveries: 0, createdIndex: 0, placementEpoch: 0, partitions: [local.partition] },
-        lane,
-        performance.now() + waitMs,
-        ctx,
-      );
+      await this.waits.wait([local.partition], lane, performance.now() + waitMs, ctx.connection.closeSignal);
     }
     return this.localStats(group, waitMs === 0);
   }
@@ -707,10 +568,6 @@ function laneOf(name: string): { lane: Lane; base: string } {
 
 function refuseDeadLetterName(name: string, what: string): void {
   if (laneOf(name).lane === 1) throw new SinkronError("BAD_REQUEST", `'${name}' is a dead-letter queue: it is ${what}`, { queue: name });
-}
-
-function laneKey(group: number, lane: Lane): string {
-  return `${group}:${lane}`;
 }
 
 function splitLaneKey(key: string): { group: number; lane: Lane } {
