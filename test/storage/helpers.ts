@@ -6,6 +6,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import type { Entry, EntryType, GroupId, HardState, StorageLogger } from "../../src/storage/types.ts";
 import type { RecoveredGroup } from "../../src/storage/recovery.ts";
+import { openWal } from "../../src/storage/open.ts";
 
 export function tempDir(label: string): string {
   return fs.mkdtempSync(path.join(os.tmpdir(), `sinkron-${label}-`));
@@ -33,6 +34,12 @@ export function captureLogger(): StorageLogger & { lines: LogLine[] } {
     warn: (message, fields) => void lines.push({ level: "warn", message, fields }),
     error: (message, fields) => void lines.push({ level: "error", message, fields }),
   };
+}
+
+/** Opens the WAL in `dir` with a logger that keeps what recovery said (as `logger`). */
+export function openCapturing(dir: string, segmentBytesMax = 64 * 1024 * 1024, fsync = true) {
+  const logger = captureLogger();
+  return { ...openWal({ dir, segmentBytesMax, fsync, logger }), logger };
 }
 
 /** Entry bytes derived from (group, index, term), so any recovered entry can be checked alone. */

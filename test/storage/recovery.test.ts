@@ -5,7 +5,6 @@
 import { afterEach, describe, expect, test } from "bun:test";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { openWal } from "../../src/storage/index.ts";
 import { ByteWriter } from "../../src/storage/bytes.ts";
 import { encodeCheckpoint, encodeEntries, encodeHardState, parseRecord, type WalRecord } from "../../src/storage/record.ts";
 import type { GroupId } from "../../src/storage/types.ts";
@@ -13,11 +12,11 @@ import {
   Model,
   ModelGroup,
   Twin,
-  captureLogger,
   copyDir,
   describeModel,
   describeRecovered,
   makeEntries,
+  openCapturing,
   removeDir,
   seededRandom,
   segmentFiles,
@@ -35,10 +34,7 @@ afterEach(() => {
   for (const dir of dirs.splice(0)) removeDir(dir);
 });
 
-function open(dir: string, segmentBytesMax = 64 * 1024 * 1024, fsync = true) {
-  const logger = captureLogger();
-  return { ...openWal({ dir, segmentBytesMax, fsync, logger }), logger };
-}
+const open = openCapturing;
 
 /** Make `${dir}/wal` hold exactly these segment files (cheaper than a fresh directory per case). */
 function resetWal(dir: string, files: Map<string, Uint8Array>): void {

@@ -5,18 +5,17 @@
 import { afterEach, describe, expect, test } from "bun:test";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { openWal } from "../../src/storage/index.ts";
 import { StorageAssertionError } from "../../src/storage/assert.ts";
 import { ByteWriter } from "../../src/storage/bytes.ts";
 import { encodeCheckpoint, encodeEntries, encodeGroupReset, encodeHardState, parseRecord, type WalRecord } from "../../src/storage/record.ts";
 import {
   Model,
   Twin,
-  captureLogger,
   copyDir,
   describeModel,
   describeRecovered,
   makeEntries,
+  openCapturing,
   removeDir,
   seededRandom,
   segmentFiles,
@@ -34,10 +33,7 @@ afterEach(() => {
   for (const dir of dirs.splice(0)) removeDir(dir);
 });
 
-function open(dir: string, segmentBytesMax = 64 * 1024 * 1024, fsync = true) {
-  const logger = captureLogger();
-  return { ...openWal({ dir, segmentBytesMax, fsync, logger }), logger };
-}
+const open = openCapturing;
 
 function readRecords(file: string): Array<{ start: number; end: number; record: WalRecord }> {
   const bytes = new Uint8Array(fs.readFileSync(file));
