@@ -3,6 +3,7 @@
 import type { Member, NodeConfig } from "../node/config.ts";
 import { DEFAULT_SERVER_LIMITS } from "../server/limits.ts";
 import { DEFAULT_QUEUE_LIMITS, type QueueLimits } from "../queue/limits.ts";
+import { DEFAULT_CACHE_SETTINGS, type CacheSettings } from "../cache/limits.ts";
 import { NODE_ID_PATTERN } from "../protocol/commands.ts";
 import { formatAddress, parseAddress } from "../util/address.ts";
 import { parseLogLevel } from "../util/log.ts";
@@ -33,6 +34,10 @@ export const NODE_OPTIONS = {
   data: opt({ flag: "data", env: "SINKRON_DATA", doc: "directory for the write-ahead log and snapshots", defaultText: "./data/<id>", parse: text }),
   http: opt({ flag: "http", env: "SINKRON_HTTP", doc: "host:port for the HTTP API, health and metrics", parse: parseAddress }),
   redis: opt({ flag: "redis", env: "SINKRON_REDIS", doc: "redis://host:port to use Redis as the cache's backing store", parse: text }),
+  redisPrefix: opt({ flag: "redis-prefix", env: "SINKRON_REDIS_PREFIX", doc: "prepended to every cache key in Redis", defaultText: "none", parse: text }),
+  cacheMaxEntries: opt({ flag: "cache-max-entries", env: "SINKRON_CACHE_MAX_ENTRIES", doc: "cache lines a node keeps (LRU)", defaultText: String(DEFAULT_CACHE_SETTINGS.entriesMax), parse: integer(0, 100_000_000) }),
+  cacheMaxBytes: opt({ flag: "cache-max-bytes", env: "SINKRON_CACHE_MAX_BYTES", doc: "bytes of cache lines a node keeps (keys, values, ~96 B overhead each)", defaultText: "256MiB", parse: sizeBytes }),
+  cacheLeaseMs: opt({ flag: "cache-lease-ms", env: "SINKRON_CACHE_LEASE_MS", doc: "read lease: how long a line is served without asking, and the longest a write waits for an unresponsive holder", defaultText: "2s", parse: durationMs }),
   clusterSecret: opt({ flag: "cluster-secret", env: "SINKRON_CLUSTER_SECRET", doc: "secret the members share to prove they are members (not the client token)", parse: text }),
   token: opt({ flag: "token", env: "SINKRON_TOKEN", doc: "shared secret clients and peers must send in HELLO", parse: text }),
   frameBytesMax: opt({ flag: "frame-bytes-max", env: "SINKRON_FRAME_BYTES_MAX", doc: "largest frame accepted", defaultText: "16MiB", parse: sizeBytes }),
@@ -109,8 +114,17 @@ export function parseNodeConfig(argv: string[], env: Record<string, string | und
   if (values.queueBacklogMax !== undefined) queue.backlogMax = values.queueBacklogMax;
   if (values.queueBatchesInFlightMax !== undefined) queue.batchesInFlightMax = values.queueBatchesInFlightMax;
   if (values.queueWaitersMax !== undefined) queue.waitersMax = values.queueWaitersMax;
+  const cache: Partial<CacheSettings> = {};
+  if (values.cacheMaxEntries !== undefined) cache.entriesMax = values.cacheMaxEntries;
+  if (values.cacheMaxBytes !== undefined) cache.bytesMax = values.cacheMaxBytes;
+  if (values.cacheLeaseMs !== undefined) {
+    if (values.cacheLeaseMs < 10 || values.cacheLeaseMs > 600_000) throw new UsageError("--cache-lease-ms must be between 10ms and 10min");
+    cache.leaseMs = values.cacheLeaseMs;
+  }
   return {
     queue,
+    cache,
+    ...(values.redisPrefix === undefined ? {} : { redisPrefix: values.redisPrefix }),
     id,
     listen,
     raft,

@@ -20,6 +20,15 @@ export class KvMachine implements StateMachine {
     return this.entries.get(key);
   }
 
+  /** Writes as kv.set does; for other machines of group 0 that store into the same keys (the cache). */
+  put(key: string, value: unknown, revision: number): void {
+    this.entries.set(key, { value, revision });
+  }
+
+  delete(key: string): boolean {
+    return this.entries.delete(key);
+  }
+
   apply(command: LogCommand, ctx: ApplyContext): unknown {
     const key = command.args.key as string;
     switch (command.op) {

@@ -4,6 +4,7 @@ import type { ServerLimits } from "../server/limits.ts";
 import type { LogLevel } from "../util/log.ts";
 import type { RaftTiming } from "../replication/raft-host.ts";
 import type { QueueLimits } from "../queue/limits.ts";
+import type { CacheSettings } from "../cache/limits.ts";
 
 export interface Member {
   id: string;
@@ -17,7 +18,10 @@ export interface NodeConfig {
   peers: Member[];
   dataDir: string;
   http: Address | null;
+  /** Redis as the cache's backing store (null: the embedded store of group 0). */
   redisUrl: string | null;
+  /** Prepended to every cache key in Redis. */
+  redisPrefix?: string;
   token: string | null;
   /**
    * Shared by the members only: a connection that says HELLO with `peer` must send it. Null (the
@@ -30,6 +34,8 @@ export interface NodeConfig {
   raft?: Partial<RaftSettings>;
   /** Queue bounds; defaults in src/queue/limits.ts. */
   queue?: Partial<QueueLimits>;
+  /** Cache bounds and lease; defaults in src/cache/limits.ts. */
+  cache?: Partial<CacheSettings>;
 }
 
 export interface RaftSettings extends RaftTiming {

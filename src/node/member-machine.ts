@@ -1,17 +1,28 @@
 // The replicated address book of group 0: which node id listens where. Raft's own
 // configuration holds only ids (voters, learners); addresses live here so every member
 // learns a new member's address from the log, in order with the configuration change.
+//
+// The book is also the cache's ring (src/cache/README.md), and `epoch` names one version of
+// it: every change raises it to max(epoch + 1, the proposing leader's wall clock), so epochs
+// only grow within a cluster and a cluster started later over the same Redis starts above
+// whatever an earlier one left there.
 import type { ApplyContext, LogCommand, StateMachine } from "../replication/state-machine.ts";
 import { appliedError } from "../replication/state-machine.ts";
 import type { Member } from "./config.ts";
 
 export class MemberMachine implements StateMachine {
   private readonly addresses = new Map<string, string>();
+  private epochValue = 0;
 
   constructor(private readonly onChange: () => void = () => {}) {}
 
   address(id: string): string | undefined {
     return this.addresses.get(id);
+  }
+
+  /** Which version of the address book this is; 0 before any member was recorded. */
+  get epoch(): number {
+    return this.epochValue;
   }
 
   list(): Member[] {
@@ -22,25 +33,37 @@ export class MemberMachine implements StateMachine {
     const id = command.args.id as string;
     switch (command.op) {
       case "member.set":
-        this.addresses.set(id, command.args.address as string);
-        this.onChange();
+        if (this.addresses.get(id) !== command.args.address) {
+          this.addresses.set(id, command.args.address as string);
+          this.bumpEpoch(command.atMs);
+          this.onChange();
+        }
         return { id };
       case "member.remove":
-        this.addresses.delete(id);
-        this.onChange();
+        if (this.addresses.delete(id)) {
+          this.bumpEpoch(command.atMs);
+          this.onChange();
+        }
         return { id };
       default:
         return appliedError("BAD_REQUEST", `unknown operation '${command.op}'`);
     }
   }
 
-  snapshot(): [string, string][] {
-    return [...this.addresses];
+  snapshot(): { members: [string, string][]; epoch: number } {
+    return { members: [...this.addresses], epoch: this.epochValue };
   }
 
+  /** Takes this snapshot's shape, or the bare [id, address] list snapshots had before epochs. */
   restore(state: unknown): void {
+    const snapshot = Array.isArray(state) ? { members: state as [string, string][], epoch: 0 } : ((state ?? { members: [], epoch: 0 }) as { members: [string, string][]; epoch: number });
     this.addresses.clear();
-    for (const [id, address] of (state ?? []) as [string, string][]) this.addresses.set(id, address);
+    for (const [id, address] of snapshot.members) this.addresses.set(id, address);
+    this.epochValue = snapshot.epoch;
     this.onChange();
+  }
+
+  private bumpEpoch(atMs: number | undefined): void {
+    this.epochValue = Math.max(this.epochValue + 1, Math.floor(atMs ?? 0));
   }
 }

@@ -19,6 +19,12 @@ import { registerKvCommands } from "../kv/kv-service.ts";
 import { QueueCatalog } from "../queue/catalog-machine.ts";
 import { QueueService } from "../queue/queue-service.ts";
 import { DEFAULT_QUEUE_LIMITS } from "../queue/limits.ts";
+import { CacheService } from "../cache/cache-service.ts";
+import { CacheStoreMachine } from "../cache/store-machine.ts";
+import { EmbeddedStore } from "../cache/embedded-store.ts";
+import { RedisStore } from "../cache/redis-store.ts";
+import type { BackingStore } from "../cache/store.ts";
+import { DEFAULT_CACHE_SETTINGS } from "../cache/limits.ts";
 import { registerCoreCommands, type NodeStatus } from "./core-commands.ts";
 import { ClusterService } from "./cluster-service.ts";
 import { MemberMachine } from "./member-machine.ts";
@@ -49,6 +55,7 @@ export class SinkronNode {
   private lockService: LockService | null = null;
   private readonly queues = new QueueCatalog();
   private queueService: QueueService | null = null;
+  private cacheService: CacheService | null = null;
   private readonly metadata = new CompositeStateMachine();
   private cluster: ClusterService | null = null;
   /** Where Raft messages from members enter, by request (RAFT.MSG) or by push. */
@@ -91,9 +98,13 @@ export class SinkronNode {
       log: log.child("raft"),
       send: (messages) => this.transport.send(messages),
     });
-    this.members = new MemberMachine(() => this.transport.setMembers(this.knownMembers()));
+    this.members = new MemberMachine(() => {
+      this.transport.setMembers(this.knownMembers());
+      this.cacheService?.onRingChange();
+    });
     this.metadata.mount("member", this.members);
     this.metadata.mount("kv", this.kv);
+    this.metadata.mount("cache", new CacheStoreMachine(this.kv, () => this.members.epoch));
     this.metadata.mount("lock", this.locks);
     this.metadata.mount("queue", this.queues);
     registerCoreCommands(this.registry, { nodeId: config.id, token: config.token, clusterSecret: config.clusterSecret ?? null, status: () => this.status() });
@@ -141,6 +152,17 @@ export class SinkronNode {
       leaderWaitMs: this.leaderWaitMs(),
     });
     this.queueService.register(this.registry);
+    const embeddedStore = new EmbeddedStore({ group: group0, kv: this.kv, router, epochNow: () => this.members.epoch });
+    this.cacheService = new CacheService({
+      selfId: this.config.id,
+      members: this.members,
+      store: this.cacheStore(embeddedStore),
+      embedded: embeddedStore,
+      transport: this.transport,
+      settings: { ...DEFAULT_CACHE_SETTINGS, ...this.config.cache },
+      log: this.log.child("cache"),
+    });
+    this.cacheService.register(this.registry);
     registerGroupProposeCommand(this.registry, this.host, router);
     registerRaftTransportCommand(this.registry, this.raftInbound);
     this.transport.setMembers(this.knownMembers());
@@ -148,6 +170,7 @@ export class SinkronNode {
     this.host.start();
     this.lockService.start();
     this.queueService.start();
+    this.cacheService.start();
     this.log.info("listening", { address: `${this.config.listen.host}:${this.server.port}`, members: this.config.peers.length, durability: this.host.durability });
   }
 
@@ -155,9 +178,20 @@ export class SinkronNode {
     this.lockService?.stop();
     this.queueService?.stop();
     await this.server.stop();
+    await this.cacheService?.stop();
     await this.host.stop();
     await this.transport.close();
     this.log.info("stopped");
+  }
+
+  /** Redis when --redis was given (connecting in the background: misses wait or get UNAVAILABLE), else the embedded store. */
+  private cacheStore(embedded: EmbeddedStore): BackingStore {
+    const url = this.config.redisUrl;
+    if (url === null) return embedded;
+    const log = this.log.child("redis");
+    const redis = new RedisStore({ url, prefix: this.config.redisPrefix ?? "", log });
+    redis.connect().catch((error: Error) => log.warn("redis not reachable yet; cache misses and writes get UNAVAILABLE until it is", { url, error }));
+    return redis;
   }
 
   status(): NodeStatus {
@@ -174,6 +208,7 @@ export class SinkronNode {
       durability: this.host.durability,
       locks: this.locks.stats(),
       queues: { queues: this.queues.list().length, hostedPartitions: this.queueService?.hostedPartitions() ?? 0 },
+      ...(this.cacheService === null ? {} : { cache: this.cacheService.metrics() }),
       votingDisabled: raft?.votingDisabled ?? false,
       raft: this.host.stats(),
       transport: this.transport.stats(),

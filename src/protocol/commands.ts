@@ -1,7 +1,7 @@
 // The catalog of commands: name, one-line summary, argument schema and result shape. The
 // server validates with these schemas, the REPL prints them as help and completes the names,
 // and PROTOCOL.md documents the same table. Services add their commands here as they land.
-import { anyValue, blob, int, oneOf, optional, schema, str, type Schema, type Shape } from "./schema.ts";
+import { anyValue, blob, bool, int, oneOf, optional, schema, str, type Schema, type Shape } from "./schema.ts";
 
 export const PROTOCOL_VERSION = 1;
 
@@ -275,6 +275,81 @@ export const GROUP_PROPOSE = {
   result: "the operation's result",
 } satisfies CommandInfo;
 
+/** Bounds of cache arguments (the cache's keys and values are the embedded store's). */
+export const CACHE_KEY_BYTES_MAX = KEY_BYTES_MAX;
+export const CACHE_VALUE_BYTES_MAX = VALUE_BYTES_MAX;
+
+const cacheKey = () => str("the key", { bytesMax: CACHE_KEY_BYTES_MAX });
+const cacheValue = () => anyValue("the value: any MessagePack data", { bytesMax: CACHE_VALUE_BYTES_MAX, overLimit: "BAD_REQUEST" });
+const ringEpoch = () => int("the ring epoch the sender believes in", { min: 0, max: Number.MAX_SAFE_INTEGER });
+
+export const CACHE_GET = {
+  name: "CACHE.GET",
+  summary: "coherent read: from this node's cache while its lease runs, else from the key's home",
+  args: schema({ key: cacheKey() }),
+  result: "{value, source: \"cache\" | \"store\", state: \"M\" | \"E\" | \"S\"} or NOT_FOUND",
+} satisfies CommandInfo;
+
+export const CACHE_SET = {
+  name: "CACHE.SET",
+  summary: "coherent write: answered once every other copy is invalidated and the store has it",
+  args: schema({ key: cacheKey(), value: cacheValue() }),
+  result: "{ok: true}",
+} satisfies CommandInfo;
+
+export const CACHE_DEL = {
+  name: "CACHE.DEL",
+  summary: "coherent delete: like CACHE.SET, removing the key from the store",
+  args: schema({ key: cacheKey() }),
+  result: "{deleted: boolean}",
+} satisfies CommandInfo;
+
+export const CACHE_INVALIDATE = {
+  name: "CACHE.INVALIDATE",
+  summary: "drop this node's cached copies (of one key, or all); the store is untouched",
+  args: schema({ key: optional(cacheKey()) }),
+  result: "{invalidated: number}",
+} satisfies CommandInfo;
+
+export const CACHE_METRICS = {
+  name: "CACHE.METRICS",
+  summary: "this node's cache counters",
+  args: schema({}),
+  result: "{hits, misses, writes, invalidations, evictions, entries, bytes, capacity, capacityBytes, store}",
+} satisfies CommandInfo;
+
+/** Internal, peer-only: a holder's read miss, sent to the key's home. */
+export const CACHE_FETCH = {
+  name: "CACHE.FETCH",
+  summary: "internal: read a key at its home and take a read lease",
+  args: schema({ key: cacheKey(), epoch: ringEpoch() }),
+  result: "{found, value, state, leaseMs, seq}",
+} satisfies CommandInfo;
+
+/** Internal, peer-only: a write or delete, sent to the key's home. */
+export const CACHE_WRITE = {
+  name: "CACHE.WRITE",
+  summary: "internal: write a key at its home (invalidate the holders, write the store)",
+  args: schema({ key: cacheKey(), epoch: ringEpoch(), value: optional(cacheValue()), delete: optional(bool("delete the key instead of writing value")) }),
+  result: "{found, value, state, leaseMs, seq, existed?}",
+} satisfies CommandInfo;
+
+/** Internal, peer-only: the home tells a holder to drop its line (or to downgrade it to S). */
+export const CACHE_INV = {
+  name: "CACHE.INV",
+  summary: "internal: drop (or downgrade) this node's line of a key",
+  args: schema({ key: cacheKey(), downgrade: optional(bool("only turn an M or E line into S")) }),
+  result: "{dropped: boolean}",
+} satisfies CommandInfo;
+
+/** Internal, peer-only: a linearizable read of many keys from the embedded store at group 0's leader. */
+export const CACHE_STORE_READ = {
+  name: "CACHE.STORE.READ",
+  summary: "internal: read keys from the embedded store at group 0's leader, fenced by epoch",
+  args: schema({ epoch: ringEpoch(), keys: anyValue("the keys", { bytesMax: 8 * 1024 * 1024 }) }),
+  result: "[[] | [value]] per key",
+} satisfies CommandInfo;
+
 /** Raft traffic between members; accepted only on a connection that said HELLO with `peer`. */
 export const RAFT_MSG = {
   name: "RAFT.MSG",
@@ -291,3 +366,4 @@ export const KV_COMMANDS: readonly CommandInfo[] = [KV_GET, KV_SET, KV_DEL];
 export const CLUSTER_COMMANDS: readonly CommandInfo[] = [CLUSTER_ADD, CLUSTER_REMOVE, CLUSTER_TRANSFER];
 export const LOCK_COMMANDS: readonly CommandInfo[] = [LOCK_ACQUIRE, LOCK_RELEASE, LOCK_RENEW, LOCK_INFO];
 export const QUEUE_COMMANDS: readonly CommandInfo[] = [Q_PRODUCE, Q_CONSUME, Q_ACK, Q_NACK, Q_CREATE, Q_INFO, Q_DELETE];
+export const CACHE_COMMANDS: readonly CommandInfo[] = [CACHE_GET, CACHE_SET, CACHE_DEL, CACHE_INVALIDATE, CACHE_METRICS];

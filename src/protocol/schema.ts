@@ -106,7 +106,8 @@ export function blob(doc: string, opts: { bytesMax: number }): Field<string | Ui
 }
 
 /** Any MessagePack value (string, number, binary, array, map, ...), bounded by its encoded size. */
-export function anyValue(doc: string, opts: { bytesMax: number }): Field<unknown> {
+export function anyValue(doc: string, opts: { bytesMax: number; overLimit?: "TOO_LARGE" | "BAD_REQUEST" }): Field<unknown> {
+  const overLimit = opts.overLimit === "BAD_REQUEST" ? bad : tooLarge;
   return {
     type: `any value (up to ${opts.bytesMax} bytes encoded)`,
     doc,
@@ -119,7 +120,7 @@ export function anyValue(doc: string, opts: { bytesMax: number }): Field<unknown
       // Encoding only to measure costs as much as sending (a Raft batch on every RAFT.MSG): a walk
       // that over-estimates settles almost every value; only a value near the limit is encoded.
       if (encodedBytesUpperBound(value, opts.bytesMax) <= opts.bytesMax) return value;
-      if (encodeValue(value).byteLength > opts.bytesMax) throw tooLarge(key, `must be at most ${opts.bytesMax} bytes encoded`);
+      if (encodeValue(value).byteLength > opts.bytesMax) throw overLimit(key, `must be at most ${opts.bytesMax} bytes encoded`);
       return value;
     },
   };

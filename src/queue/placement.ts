@@ -16,6 +16,7 @@
 // path, found breadth-first). Given balanced leaders such a path always exists: by the
 // max-flow min-cut theorem the followers fit iff for every k < R, (N-k)*ceil(P*R/N) + P*k >= P*R,
 // which holds since ceil(P*R/N) >= P*R/N and k < R <= N.
+import { DEFAULT_VNODES, HashRing, ringHash } from "../util/hash-ring.ts";
 
 export interface PartitionPlacement {
   partition: number;
@@ -33,7 +34,7 @@ export interface PlacementArgs {
   vnodes?: number;
 }
 
-export const DEFAULT_VNODES = 128;
+export { DEFAULT_VNODES };
 
 export function placePartitions(args: PlacementArgs): PartitionPlacement[] {
   const { queue, partitions } = args;
@@ -45,15 +46,14 @@ export function placePartitions(args: PlacementArgs): PartitionPlacement[] {
     throw new Error(`placement: replicas must be an integer >= 1, got ${args.replicas}`);
   }
   if (!Number.isSafeInteger(vnodes) || vnodes < 1) throw new Error(`placement: vnodes must be an integer >= 1, got ${vnodes}`);
-  // Code-unit order, not localeCompare: the collation must not differ between machines.
-  const nodes = [...new Set(args.nodes)].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
-  if (nodes.length === 0) throw new Error("placement: at least one node is required");
-  for (const id of nodes) if (id.length === 0) throw new Error("placement: node ids must be non-empty");
+  if (args.nodes.length === 0) throw new Error("placement: at least one node is required");
+  for (const id of args.nodes) if (id.length === 0) throw new Error("placement: node ids must be non-empty");
+  const ring = new HashRing(args.nodes, vnodes);
+  const nodes = ring.nodes;
 
   const nodeCount = nodes.length;
   const replicas = Math.min(args.replicas, nodeCount);
-  const ring = buildRing(nodes, vnodes);
-  const preference = Array.from({ length: partitions }, (_, p) => walk(ring, hash(`${queue}/${p}`), nodeCount));
+  const preference = Array.from({ length: partitions }, (_, p) => ring.walk(ringHash(`${queue}/${p}`)));
   const assigned: number[][] = preference.map(() => []);
 
   // Leaders: at most `extraLeaders` nodes may go one above floor(P/N); whichever node reaches it
@@ -93,52 +93,6 @@ export function placePartitions(args: PlacementArgs): PartitionPlacement[] {
     const followers = held.slice(1).sort((a, b) => rank.indexOf(a) - rank.indexOf(b));
     return { partition: p, replicas: [held[0]!, ...followers].map((node) => nodes[node]!) };
   });
-}
-
-interface Ring {
-  /** Sorted ascending; ties broken by node index, so equal hashes still sort the same everywhere. */
-  points: Uint32Array;
-  owners: Uint32Array;
-}
-
-function hash(key: string): number {
-  // xxHash32 is a fixed algorithm over the UTF-8 bytes: the same value on every platform.
-  return Bun.hash.xxHash32(key) >>> 0;
-}
-
-function buildRing(nodes: readonly string[], vnodes: number): Ring {
-  // No two (id, i) share a key: i is all digits, so a key splits back at its last "#".
-  const entries: Array<[number, number]> = [];
-  nodes.forEach((id, node) => {
-    for (let i = 0; i < vnodes; i += 1) entries.push([hash(`${id}#${i}`), node]);
-  });
-  entries.sort((a, b) => a[0] - b[0] || a[1] - b[1]);
-  return {
-    points: Uint32Array.from(entries, (entry) => entry[0]),
-    owners: Uint32Array.from(entries, (entry) => entry[1]),
-  };
-}
-
-/** Every node, in the order met walking clockwise from `point`. */
-function walk(ring: Ring, point: number, nodeCount: number): number[] {
-  const { points, owners } = ring;
-  let lo = 0;
-  let hi = points.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    if (points[mid]! < point) lo = mid + 1;
-    else hi = mid;
-  }
-  const seen = new Uint8Array(nodeCount);
-  const order: number[] = [];
-  for (let step = 0; step < points.length && order.length < nodeCount; step += 1) {
-    const node = owners[(lo + step) % points.length]!;
-    if (seen[node] === 0) {
-      seen[node] = 1;
-      order.push(node);
-    }
-  }
-  return order;
 }
 
 /**

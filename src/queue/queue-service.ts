@@ -27,7 +27,7 @@ import type { RaftHost } from "../replication/raft-host.ts";
 import type { CommandContext, CommandRegistry } from "../server/registry.ts";
 import type { PeerTransport } from "../transport/peer-transport.ts";
 import type { Logger } from "../util/log.ts";
-import { KeyedBatcher } from "./batcher.ts";
+import { KeyedBatcher } from "../util/keyed-batcher.ts";
 import type { CreateQueueOp, CreateQueueResult, PartitionDescriptor, QueueCatalog, QueueDescriptor } from "./catalog-machine.ts";
 import type { QueueLimits } from "./limits.ts";
 import { LocalPartitions, type LocalPartition } from "./local-partitions.ts";
@@ -429,8 +429,7 @@ export class QueueService {
   /** A queue's first produce creates it with the defaults (an existing one is kept as it is). */
   private async createWithDefaults(name: string): Promise<QueueDescriptor> {
     const { router, group0 } = this.options;
-    const fake = { connection: { peerId: null, closeSignal: new AbortController().signal } } as unknown as CommandContext;
-    await router.run(group0, fake, Q_CREATE.name, { queue: name }, () => this.createOnLeader({ queue: name }).then(summarize), true);
+    await router.run(group0, null, Q_CREATE.name, { queue: name }, () => this.createOnLeader({ queue: name }).then(summarize), true);
     return this.waitForCatalog(name);
   }
 

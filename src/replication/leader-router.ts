@@ -20,10 +20,11 @@ export class LeaderRouter {
   /**
    * Runs `local` when this node leads `group`, else forwards `command` with `args` to the leader.
    * `isRetrySafe`: the command may be resent after a lost connection (reads, writes with a rid).
+   * `ctx` is the connection the command came on; null for a call the node makes on its own.
    */
   async run<T>(
     group: RaftGroup,
-    ctx: CommandContext,
+    ctx: CommandContext | null,
     command: string,
     args: Args,
     local: () => Promise<T>,
@@ -44,7 +45,7 @@ export class LeaderRouter {
           continue;
         }
       }
-      if (ctx.connection.peerId !== null) {
+      if (ctx !== null && ctx.connection.peerId !== null) {
         // Forwarded to us by a peer that thought we lead: answer, do not forward again.
         throw new SinkronError("NOT_LEADER", `${group.leader ? `the leader is ${group.leader}` : "no leader is known"}`, { group: group.id, leader: group.leader });
       }

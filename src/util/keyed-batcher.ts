@@ -1,4 +1,4 @@
-// Merges the requests that reach one partition from many connections into few proposals: items
+// Merges the requests that reach one partition (or one store) from many connections into few proposals: items
 // added while batches are in flight wait and leave together as the next batch, so under load the
 // batches grow instead of the number of log entries (group commit, one level up). With one batch
 // in flight per key, a connection's pipelined requests also keep the order it sent them, even

@@ -1,0 +1,304 @@
+// The home node's directory (README.md, "Home rules"): for each key it homes, which nodes hold a
+// line and in which MESI state until when, and the order in which operations on that key run.
+// Pure and deterministic: time comes in as arguments, and everything it wants done (read or
+// write the store, invalidate a holder, answer a request, wake it later) goes out through the
+// Ports it was built with. The service wires the ports to the network and the store; the model
+// check in test/cache wires them to a simulated network with drops and reordering.
+//
+// Per key, operations run one at a time in arrival order, except that reads waiting next to
+// each other share one store read (issued after every one of them arrived, so it is a valid
+// linearization point for each). A write first invalidates every other holder and waits for
+// each to acknowledge or for its lease to end, then writes the store, then answers. A holder
+// is forgotten only once it acknowledged an invalidation or its lease ended, never earlier.
+import type { SinkronError } from "../protocol/errors.ts";
+import type { LineState } from "./lines.ts";
+import type { StoreRead } from "./store.ts";
+
+export type WriteChange = { kind: "set"; value: unknown } | { kind: "delete" };
+
+/** The home's answer to a fetch or a write: a line to install for leaseMs (0: do not cache). */
+export interface Grant {
+  found: boolean;
+  value: unknown;
+  state: LineState;
+  leaseMs: number;
+  seq: number;
+  /** Writes that deleted: whether the key existed. */
+  existed?: boolean;
+}
+
+export type Reply = (outcome: { ok: true; grant: Grant } | { ok: false; error: SinkronError }) => void;
+
+export interface DirectoryPorts {
+  storeRead(key: string): void;
+  storeWrite(key: string, change: WriteChange): void;
+  /** Ask `holder` to drop its line; call invalidated(key, holder) when it confirms. */
+  invalidate(key: string, holder: string): void;
+  /** Tell `holder` its M/E line is S now (no answer expected). */
+  downgrade(key: string, holder: string): void;
+  /** Call tick() at (or soon after) this time. */
+  wakeAt(atMs: number): void;
+}
+
+export interface DirectoryOptions {
+  leaseMs: number;
+  /** Entries that record holders; past it, reads are answered without a lease. */
+  entriesMax: number;
+  /** Writes wait until this time: leases granted before this directory existed have ended. */
+  writableAtMs: number;
+  /**
+   * After a store write failed without a clear answer (it may still land), this long the key's
+   * reads get no lease, so no node caches a value the late write would make stale.
+   */
+  uncertainMs: number;
+  /**
+   * Where this directory's answer numbers start. Holders keep the line with the higher number;
+   * starting from the wall clock (x1000) keeps a restarted home's numbers above its old ones.
+   */
+  seqStart: number;
+}
+
+interface HolderEntry {
+  state: LineState;
+  /** The home's view: the lease ends no earlier than this (the holder's own view ends sooner). */
+  leaseEndMs: number;
+}
+
+interface ReadOp {
+  kind: "read";
+  from: string;
+  reply: Reply;
+}
+
+interface WriteOp {
+  kind: "write";
+  from: string;
+  change: WriteChange;
+  reply: Reply;
+}
+
+type Active =
+  | { kind: "read"; readers: ReadOp[] }
+  | { kind: "write"; op: WriteOp; awaiting: Set<string>; phase: "waiting-writable" | "invalidating" | "storing" };
+
+interface Entry {
+  holders: Map<string, HolderEntry>;
+  queue: (ReadOp | WriteOp)[];
+  active: Active | null;
+  noLeaseUntilMs: number;
+}
+
+export class HomeDirectory {
+  private readonly entries = new Map<string, Entry>();
+  private seq: number;
+  private writableAt: number;
+  private closedError: SinkronError | null = null;
+
+  constructor(
+    private readonly ports: DirectoryPorts,
+    private readonly options: DirectoryOptions,
+  ) {
+    this.seq = options.seqStart;
+    this.writableAt = options.writableAtMs;
+  }
+
+  get size(): number {
+    return this.entries.size;
+  }
+
+  get writableAtMs(): number {
+    return this.writableAt;
+  }
+
+  /** From `atMs` on, writes may run (call tick() then); until then they wait. */
+  allowWritesFrom(atMs: number): void {
+    this.writableAt = atMs;
+  }
+
+  /** Holders of `key` as the home sees them (tests, STATUS). */
+  holders(key: string): Record<string, { state: LineState; leaseEndMs: number }> {
+    return Object.fromEntries(this.entries.get(key)?.holders ?? []);
+  }
+
+  read(key: string, from: string, reply: Reply, nowMs: number): void {
+    if (this.refuseIfClosed(reply)) return;
+    const entry = this.entry(key);
+    entry.queue.push({ kind: "read", from, reply });
+    this.advance(key, entry, nowMs);
+  }
+
+  write(key: string, from: string, change: WriteChange, reply: Reply, nowMs: number): void {
+    if (this.refuseIfClosed(reply)) return;
+    const entry = this.entry(key);
+    entry.queue.push({ kind: "write", from, change, reply });
+    this.advance(key, entry, nowMs);
+  }
+
+  storeReadDone(key: string, result: { ok: true; read: StoreRead } | { ok: false; error: SinkronError }, nowMs: number): void {
+    const entry = this.entries.get(key);
+    const active = entry?.active;
+    if (entry === undefined || active?.kind !== "read") return;
+    entry.active = null;
+    if (!result.ok) {
+      for (const reader of active.readers) reader.reply({ ok: false, error: result.error });
+    } else {
+      this.dropExpired(entry, nowMs);
+      const found = result.read.found;
+      const value = found ? (result.read as { value: unknown }).value : null;
+      const leasing = nowMs >= entry.noLeaseUntilMs && this.entries.size <= this.options.entriesMax;
+      const readers = new Set(active.readers.map((r) => r.from));
+      const others = [...entry.holders.keys()].filter((h) => !readers.has(h));
+      // A sole reader that wrote the key last keeps M (the store has the value: write-through).
+      const soleState = entry.holders.get(active.readers[0]!.from)?.state === "M" ? "M" : "E";
+      const state: LineState = others.length === 0 && readers.size === 1 ? soleState : "S";
+      if (leasing) {
+        for (const holder of others) {
+          const held = entry.holders.get(holder)!;
+          if (held.state !== "S") {
+            held.state = "S";
+            this.ports.downgrade(key, holder);
+          }
+        }
+        for (const from of readers) entry.holders.set(from, { state, leaseEndMs: nowMs + this.options.leaseMs });
+      }
+      const grant: Grant = { found, value, state, leaseMs: leasing ? this.options.leaseMs : 0, seq: ++this.seq };
+      for (const reader of active.readers) reader.reply({ ok: true, grant });
+    }
+    this.advance(key, entry, nowMs);
+  }
+
+  storeWriteDone(key: string, result: { ok: true; existed?: boolean } | { ok: false; error: SinkronError; ambiguous: boolean }, nowMs: number): void {
+    const entry = this.entries.get(key);
+    const active = entry?.active;
+    if (entry === undefined || active?.kind !== "write" || active.phase !== "storing") return;
+    entry.active = null;
+    const { op } = active;
+    if (!result.ok) {
+      if (result.ambiguous) entry.noLeaseUntilMs = nowMs + this.options.uncertainMs;
+      op.reply({ ok: false, error: result.error });
+    } else {
+      // Every other holder acknowledged or ran out during the invalidation phase, and none
+      // was added since (operations on a key run one at a time).
+      entry.holders.clear();
+      const leasing = nowMs >= entry.noLeaseUntilMs && this.entries.size <= this.options.entriesMax;
+      if (leasing) entry.holders.set(op.from, { state: "M", leaseEndMs: nowMs + this.options.leaseMs });
+      const found = op.change.kind === "set";
+      op.reply({
+        ok: true,
+        grant: { found, value: found ? (op.change as { value: unknown }).value : null, state: "M", leaseMs: leasing ? this.options.leaseMs : 0, seq: ++this.seq, ...(result.existed === undefined ? {} : { existed: result.existed }) },
+      });
+    }
+    this.advance(key, entry, nowMs);
+  }
+
+  /** `holder` confirmed it dropped `key` (or never had it). */
+  invalidated(key: string, holder: string, nowMs: number): void {
+    const entry = this.entries.get(key);
+    const active = entry?.active;
+    if (entry === undefined || active?.kind !== "write" || active.phase !== "invalidating") return;
+    if (!active.awaiting.delete(holder)) return;
+    entry.holders.delete(holder);
+    this.advance(key, entry, nowMs);
+  }
+
+  /** Time passed: lease waits may be over, writes may now be allowed, old entries can go. */
+  tick(nowMs: number): void {
+    for (const [key, entry] of this.entries) {
+      const active = entry.active;
+      if (active?.kind === "write" && active.phase !== "storing") this.advance(key, entry, nowMs);
+      else if (active === null) {
+        this.dropExpired(entry, nowMs);
+        this.advance(key, entry, nowMs);
+      }
+    }
+  }
+
+  /** Refuses everything waiting and every later call (the ring moved on; this directory is done). */
+  close(error: SinkronError): void {
+    this.closedError = error;
+    for (const entry of this.entries.values()) {
+      const active = entry.active;
+      // A store call in flight finishes on its own; its answer finds the entry gone.
+      if (active?.kind === "read") for (const r of active.readers) r.reply({ ok: false, error });
+      else if (active?.kind === "write") active.op.reply({ ok: false, error });
+      for (const op of entry.queue) op.reply({ ok: false, error });
+    }
+    this.entries.clear();
+  }
+
+  private refuseIfClosed(reply: Reply): boolean {
+    if (this.closedError === null) return false;
+    reply({ ok: false, error: this.closedError });
+    return true;
+  }
+
+  private entry(key: string): Entry {
+    let entry = this.entries.get(key);
+    if (entry === undefined) {
+      entry = { holders: new Map(), queue: [], active: null, noLeaseUntilMs: 0 };
+      this.entries.set(key, entry);
+    }
+    return entry;
+  }
+
+  /** Moves `key`'s operations along as far as they can go now. */
+  private advance(key: string, entry: Entry, nowMs: number): void {
+    const active = entry.active;
+    if (active?.kind === "write" && active.phase !== "storing") {
+      this.advanceWrite(key, entry, active, nowMs);
+      return;
+    }
+    if (active !== null) return;
+    const next = entry.queue[0];
+    if (next === undefined) {
+      if (entry.holders.size === 0 && nowMs >= entry.noLeaseUntilMs) this.entries.delete(key);
+      return;
+    }
+    if (next.kind === "read") {
+      let count = 0;
+      while (count < entry.queue.length && entry.queue[count]!.kind === "read") count += 1;
+      entry.active = { kind: "read", readers: entry.queue.splice(0, count) as ReadOp[] };
+      this.ports.storeRead(key);
+      return;
+    }
+    entry.queue.shift();
+    const write: Active = { kind: "write", op: next, awaiting: new Set(), phase: "waiting-writable" };
+    entry.active = write;
+    this.advanceWrite(key, entry, write, nowMs);
+  }
+
+  private advanceWrite(key: string, entry: Entry, write: Extract<Active, { kind: "write" }>, nowMs: number): void {
+    if (write.phase === "waiting-writable") {
+      if (nowMs < this.writableAt) {
+        if (Number.isFinite(this.writableAt)) this.ports.wakeAt(this.writableAt);
+        return;
+      }
+      write.phase = "invalidating";
+      this.dropExpired(entry, nowMs);
+      for (const holder of entry.holders.keys()) {
+        if (holder === write.op.from) continue;
+        write.awaiting.add(holder);
+        this.ports.invalidate(key, holder);
+      }
+    }
+    // A holder that does not answer is waited out: its lease ends, then it serves nothing.
+    let waitUntilMs = 0;
+    for (const holder of write.awaiting) {
+      const held = entry.holders.get(holder);
+      if (held === undefined || nowMs >= held.leaseEndMs) {
+        write.awaiting.delete(holder);
+        entry.holders.delete(holder);
+      } else waitUntilMs = Math.max(waitUntilMs, held.leaseEndMs);
+    }
+    if (write.awaiting.size > 0) {
+      this.ports.wakeAt(waitUntilMs);
+      return;
+    }
+    write.phase = "storing";
+    this.ports.storeWrite(key, write.op.change);
+  }
+
+  private dropExpired(entry: Entry, nowMs: number): void {
+    for (const [holder, held] of entry.holders) if (nowMs >= held.leaseEndMs) entry.holders.delete(holder);
+  }
+}
