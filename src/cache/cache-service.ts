@@ -16,7 +16,7 @@ import {
   CACHE_WRITE,
 } from "../protocol/commands.ts";
 import { SinkronError } from "../protocol/errors.ts";
-import { encodeValue } from "../protocol/msgpack.ts";
+import { encodeValue, Preencoded } from "../protocol/msgpack.ts";
 import type { CommandContext, CommandRegistry } from "../server/registry.ts";
 import type { PeerTransport } from "../transport/peer-transport.ts";
 import { HashRing } from "../util/hash-ring.ts";
@@ -83,6 +83,8 @@ export class CacheService {
   private wakeAtMs = Infinity;
   private sweepTimer: ReturnType<typeof setInterval> | null = null;
   private stopped = false;
+  /** The directory whose store epoch is being raised (one raise at a time). */
+  private raising: HomeDirectory | null = null;
 
   constructor(private readonly options: CacheServiceOptions) {
     const { settings } = options;
@@ -139,7 +141,7 @@ export class CacheService {
   }
 
   register(registry: CommandRegistry): void {
-    registry.register(CACHE_GET, (args) => this.get(args.key));
+    registry.register(CACHE_GET, (args) => this.get(args.key, true));
     registry.register(CACHE_SET, async (args) => {
       await this.write(args.key, { kind: "set", value: args.value });
       return { ok: true };
@@ -171,13 +173,20 @@ export class CacheService {
     });
   }
 
-  /** CACHE.GET: a hit answers at once, without a promise; a miss asks the key's home. */
-  get(key: string): GetResult | Promise<GetResult> {
+  /**
+   * CACHE.GET: a hit answers at once, without a promise; a miss asks the key's home. `wire`:
+   * a hit's answer comes encoded (once per line and state) for the server to send as it is.
+   */
+  get(key: string, wire: true): GetResult | Preencoded | Promise<GetResult>;
+  get(key: string, wire?: false): GetResult | Promise<GetResult>;
+  get(key: string, wire = false): GetResult | Preencoded | Promise<GetResult> {
     const line = this.lines.lookup(key, performance.now());
     if (line !== undefined) {
       this.hits += 1;
       if (!line.found) throw notFound(key);
-      return { value: line.value, source: "cache", state: line.state };
+      const answer: GetResult = { value: line.value, source: "cache", state: line.state };
+      if (!wire) return answer;
+      return (line.memo as Preencoded | undefined) ?? (line.memo = new Preencoded(encodeValue(answer)));
     }
     this.misses += 1;
     return this.askHome(key, null).then((grant) => {
@@ -258,7 +267,10 @@ export class CacheService {
         storeRead: (key) => {
           this.options.store.read(key, epoch).then(
             (read) => directory.storeReadDone(key, { ok: true, read }, performance.now()),
-            (error: unknown) => directory.storeReadDone(key, { ok: false, error: asSinkronError(error) }, performance.now()),
+            (error: unknown) => {
+              this.noticeStoreBehind(error, epoch, directory);
+              directory.storeReadDone(key, { ok: false, error: asSinkronError(error) }, performance.now());
+            },
           );
         },
         storeWrite: (key, change) => {
@@ -266,7 +278,10 @@ export class CacheService {
           const done = change.kind === "set" ? store.write(key, change.value, epoch).then(() => ({ ok: true as const })) : store.delete(key, epoch).then((existed) => ({ ok: true as const, existed }));
           done.then(
             (result) => directory.storeWriteDone(key, result, performance.now()),
-            (error: unknown) => directory.storeWriteDone(key, { ok: false, error: asSinkronError(error), ambiguous: !isStaleEpoch(error) }, performance.now()),
+            (error: unknown) => {
+              this.noticeStoreBehind(error, epoch, directory);
+              directory.storeWriteDone(key, { ok: false, error: asSinkronError(error), ambiguous: !isStaleEpoch(error) }, performance.now());
+            },
           );
         },
         invalidate: (key, holder) => this.sendInvalidate(directory, key, holder),
@@ -319,12 +334,27 @@ export class CacheService {
   }
 
   /**
+   * The store's epoch is behind ours or gone (a Redis that restarted without persistence lost
+   * the key with everything else): raise it again, and hold writes back as after a ring change.
+   */
+  private noticeStoreBehind(error: unknown, epoch: number, directory: HomeDirectory): void {
+    if (!isStaleEpoch(error) || directory !== this.directory || this.raising === directory) return;
+    const storeEpoch = (error as SinkronError).details.storeEpoch;
+    if (typeof storeEpoch === "number" && storeEpoch >= epoch) return;
+    this.options.log.warn("cache: the store's epoch is behind this node's; raising it again", { epoch, storeEpoch: storeEpoch ?? null });
+    directory.allowWritesFrom(Infinity);
+    this.raiseStoreEpoch(epoch, directory);
+  }
+
+  /**
    * Makes the store refuse older epochs, then lets this directory write one lease later: by
    * then every lease a home of an older ring granted has ended (README.md, "Membership changes").
    */
   private raiseStoreEpoch(epoch: number, directory: HomeDirectory): void {
+    this.raising = directory;
     this.options.store.advanceEpoch(epoch).then(
       () => {
+        if (this.raising === directory) this.raising = null;
         if (directory !== this.directory) return;
         const { leaseMs } = this.options.settings;
         const writableAtMs = performance.now() + leaseMs * (1 + LEASE_DRIFT_FRACTION) + LEASE_MARGIN_MS;

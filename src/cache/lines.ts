@@ -36,6 +36,8 @@ export interface LineGrant {
 export interface Line extends LineGrant {
   readonly key: string;
   bytes: number;
+  /** Whatever the service derived from this line's value and state (its encoded answer); reset when the state changes. */
+  memo: unknown;
   newer: Line | null;
   older: Line | null;
 }
@@ -118,7 +120,7 @@ export class LineTable {
       return false;
     }
     if (existing !== undefined) this.remove(existing);
-    const line: Line = { key: ticket.key, ...grant, bytes, newer: null, older: null };
+    const line: Line = { key: ticket.key, ...grant, bytes, memo: undefined, newer: null, older: null };
     this.lines.set(line.key, line);
     this.linkNewest(line);
     this.totalBytes += bytes;
@@ -149,7 +151,10 @@ export class LineTable {
   /** Another node now reads `key` too: an M or E line becomes S. Safety does not depend on it. */
   downgrade(key: string): void {
     const line = this.lines.get(key);
-    if (line !== undefined) line.state = "S";
+    if (line !== undefined && line.state !== "S") {
+      line.state = "S";
+      line.memo = undefined;
+    }
   }
 
   /** Drops one line (CACHE.INVALIDATE with a key); says whether there was one. */

@@ -177,6 +177,43 @@ export class FrameWriter {
   }
 
   /**
+   * Appends one response frame `[id, status, value]` whose value is already encoded: the
+   * envelope's header, id and status are written here and the value's bytes copied after them.
+   * `status` must be ASCII of at most 31 bytes (every status is).
+   */
+  appendEnvelope(id: number, status: string, encodedValue: Uint8Array): void {
+    const headBytes = 1 + 5 + 1 + status.length;
+    this.reserve(FRAME_HEADER_BYTES + headBytes + encodedValue.byteLength);
+    const buf = this.buf;
+    let at = this.end + FRAME_HEADER_BYTES;
+    buf[at++] = 0x93;
+    if (id < 0x80) buf[at++] = id;
+    else if (id < 0x100) {
+      buf[at++] = 0xcc;
+      buf[at++] = id;
+    } else if (id < 0x10000) {
+      buf[at++] = 0xcd;
+      buf[at++] = id >>> 8;
+      buf[at++] = id & 0xff;
+    } else {
+      buf[at++] = 0xce;
+      this.view.setUint32(at, id);
+      at += 4;
+    }
+    buf[at++] = 0xa0 | status.length;
+    for (let i = 0; i < status.length; i++) buf[at++] = status.charCodeAt(i);
+    buf.set(encodedValue, at);
+    at += encodedValue.byteLength;
+    this.view.setUint32(this.end, at - this.end - FRAME_HEADER_BYTES);
+    this.end = at;
+  }
+
+  /** The size of the frame payload appendEnvelope writes. */
+  static envelopeBytes(id: number, status: string, encodedValue: Uint8Array): number {
+    return 1 + (id < 0x80 ? 1 : id < 0x100 ? 2 : id < 0x10000 ? 3 : 5) + 1 + status.length + encodedValue.byteLength;
+  }
+
+  /**
    * Appends one frame holding `value` encoded straight into the buffer, when it is a small
    * value (msgpack.ts); returns false, appending nothing, otherwise. Saves an encode buffer
    * and a copy for the tiny answers most frames are ([id, "OK", "PONG"]).

@@ -24,6 +24,15 @@ for (const type of BUILT_IN_EXTENSION_TYPES) {
   } as Parameters<typeof addExtension>[0]);
 }
 
+/**
+ * A value already in MessagePack form. A handler that answers the same value many times (a
+ * cache hit) returns it so, and the server splices the bytes into the response envelope
+ * instead of encoding the value again.
+ */
+export class Preencoded {
+  constructor(readonly bytes: Uint8Array) {}
+}
+
 export function encodeValue(value: unknown): Uint8Array {
   return msgpack.pack(value);
 }

@@ -6,7 +6,7 @@ import type { Socket } from "bun";
 import { SinkronError } from "../protocol/errors.ts";
 import { PUSH_ID, parseRequest, type RequestId, type Status } from "../protocol/envelope.ts";
 import { FrameDecoder, FrameWriter } from "../protocol/frame.ts";
-import { decodeValue, encodeValue, SMALL_ENCODED_BYTES_MAX } from "../protocol/msgpack.ts";
+import { decodeValue, encodeValue, Preencoded, SMALL_ENCODED_BYTES_MAX } from "../protocol/msgpack.ts";
 import type { Logger } from "../util/log.ts";
 import type { CommandContext, CommandRegistry, ConnectionInfo } from "./registry.ts";
 import type { ServerLimits } from "./limits.ts";
@@ -268,7 +268,11 @@ export class Connection implements ConnectionInfo {
 
   private enqueue(id: RequestId, status: Status, value: unknown): void {
     if (this.closed) return;
-    const envelope = [id, status, value];
+    if (value instanceof Preencoded && FrameWriter.envelopeBytes(id, status, value.bytes) <= this.frameBytesMax) {
+      this.writer.appendEnvelope(id, status, value.bytes);
+      return;
+    }
+    const envelope = [id, status, value instanceof Preencoded ? decodeValue(value.bytes) : value];
     if (this.canAppendSmall && this.writer.appendSmallValue(envelope)) return;
     let payload: Uint8Array;
     try {

@@ -5,6 +5,7 @@
 import { describe, expect, test } from "bun:test";
 import { heapStats } from "bun:jsc";
 import { FRAME_BYTES_MAX_DEFAULT, FrameDecoder, FrameWriter, frameOf, type FrameResult } from "../../src/protocol/frame.ts";
+import { encodeValue } from "../../src/protocol/msgpack.ts";
 
 const header = (sizeBytes: number): Uint8Array => {
   const out = new Uint8Array(4);
@@ -271,4 +272,21 @@ describe("FrameWriter", () => {
     writer.appendPayload(bytes(3));
     expect(capacity(writer)).toBe(64 * 1024);
   });
+});
+
+test("appendEnvelope writes the same bytes as encoding [id, status, value] whole", () => {
+  const values: unknown[] = ["v", { value: "x".repeat(300), source: "cache", state: "S" }, null, [1, 2, 3], new Uint8Array([0xc1, 0, 255])];
+  for (const id of [0, 1, 127, 128, 255, 256, 65535, 65536, 0xffff_ffff]) {
+    for (const status of ["OK", "NOT_FOUND"]) {
+      for (const value of values) {
+        const whole = new FrameWriter(16);
+        whole.appendPayload(encodeValue([id, status, value]));
+        const spliced = new FrameWriter(16);
+        const encoded = encodeValue(value);
+        spliced.appendEnvelope(id, status, encoded);
+        expect(Buffer.from(spliced.pending()).equals(Buffer.from(whole.pending()))).toBe(true);
+        expect(FrameWriter.envelopeBytes(id, status, encoded)).toBe(whole.pendingBytes - 4);
+      }
+    }
+  }
 });
