@@ -14,6 +14,8 @@ export interface CacheSettings {
   directoryEntriesMax: number;
   /** How long a node waits for a home or the store before answering UNAVAILABLE. */
   requestTimeoutMs: number;
+  /** A member group 0's leader has not heard from this long leaves the ring (--cache-down-after). */
+  downAfterMs: number;
 }
 
 export const DEFAULT_CACHE_SETTINGS: Readonly<CacheSettings> = {
@@ -22,6 +24,7 @@ export const DEFAULT_CACHE_SETTINGS: Readonly<CacheSettings> = {
   leaseMs: 2_000,
   directoryEntriesMax: 1_000_000,
   requestTimeoutMs: 5_000,
+  downAfterMs: 3_000,
 };
 
 /**

@@ -37,6 +37,7 @@ export const NODE_OPTIONS = {
   redisPrefix: opt({ flag: "redis-prefix", env: "SINKRON_REDIS_PREFIX", doc: "prepended to every cache key in Redis", defaultText: "none", parse: text }),
   cacheMaxEntries: opt({ flag: "cache-max-entries", env: "SINKRON_CACHE_MAX_ENTRIES", doc: "cache lines a node keeps (LRU)", defaultText: String(DEFAULT_CACHE_SETTINGS.entriesMax), parse: integer(0, 100_000_000) }),
   cacheMaxBytes: opt({ flag: "cache-max-bytes", env: "SINKRON_CACHE_MAX_BYTES", doc: "bytes of cache lines a node keeps (keys, values, ~96 B overhead each)", defaultText: "256MiB", parse: sizeBytes }),
+  cacheDownAfterMs: opt({ flag: "cache-down-after", env: "SINKRON_CACHE_DOWN_AFTER", doc: "a member group 0's leader has not heard from this long leaves the cache ring (its keys get other homes)", defaultText: "3s", parse: durationMs }),
   cacheLeaseMs: opt({ flag: "cache-lease-ms", env: "SINKRON_CACHE_LEASE_MS", doc: "read lease: how long a line is served without asking, and the longest a write waits for an unresponsive holder", defaultText: "2s", parse: durationMs }),
   clusterSecret: opt({ flag: "cluster-secret", env: "SINKRON_CLUSTER_SECRET", doc: "secret the members share to prove they are members (not the client token)", parse: text }),
   token: opt({ flag: "token", env: "SINKRON_TOKEN", doc: "shared secret clients and peers must send in HELLO", parse: text }),
@@ -120,6 +121,10 @@ export function parseNodeConfig(argv: string[], env: Record<string, string | und
   if (values.cacheLeaseMs !== undefined) {
     if (values.cacheLeaseMs < 10 || values.cacheLeaseMs > 600_000) throw new UsageError("--cache-lease-ms must be between 10ms and 10min");
     cache.leaseMs = values.cacheLeaseMs;
+  }
+  if (values.cacheDownAfterMs !== undefined) {
+    if (values.cacheDownAfterMs < 100) throw new UsageError("--cache-down-after must be at least 100ms");
+    cache.downAfterMs = values.cacheDownAfterMs;
   }
   return {
     queue,

@@ -2,8 +2,9 @@
 // configuration holds only ids (voters, learners); addresses live here so every member
 // learns a new member's address from the log, in order with the configuration change.
 //
-// The book is also the cache's ring (src/cache/README.md), and `epoch` names one version of
-// it: every change raises it to max(epoch + 1, the proposing leader's wall clock), so epochs
+// The book is also the cache's ring (src/cache/README.md) — less the members group 0's leader
+// marked down (member.ring), so a dead node's keys get another home — and `epoch` names one
+// version of that ring: every change raises it to max(epoch + 1, the proposing leader's wall clock), so epochs
 // only grow within a cluster and a cluster started later over the same Redis starts above
 // whatever an earlier one left there.
 import type { ApplyContext, LogCommand, StateMachine } from "../replication/state-machine.ts";
@@ -13,6 +14,8 @@ import type { Member } from "./config.ts";
 export class MemberMachine implements StateMachine {
   private readonly addresses = new Map<string, string>();
   private epochValue = 0;
+  /** Members left out of the cache ring: the leader has not heard from them for a while. */
+  private readonly ringDown = new Set<string>();
 
   constructor(private readonly onChange: () => void = () => {}) {}
 
@@ -29,6 +32,15 @@ export class MemberMachine implements StateMachine {
     return [...this.addresses].map(([id, address]) => ({ id, address }));
   }
 
+  /** The cache ring: members not marked down. */
+  ringMembers(): Member[] {
+    return this.list().filter((m) => !this.ringDown.has(m.id));
+  }
+
+  isRingDown(id: string): boolean {
+    return this.ringDown.has(id);
+  }
+
   apply(command: LogCommand, _ctx: ApplyContext): unknown {
     const id = command.args.id as string;
     switch (command.op) {
@@ -39,7 +51,18 @@ export class MemberMachine implements StateMachine {
           this.onChange();
         }
         return { id };
+      case "member.ring": {
+        const down = command.args.down === true;
+        if (this.addresses.has(id) && this.ringDown.has(id) !== down) {
+          if (down) this.ringDown.add(id);
+          else this.ringDown.delete(id);
+          this.bumpEpoch(command.atMs);
+          this.onChange();
+        }
+        return { id, down: this.ringDown.has(id) };
+      }
       case "member.remove":
+        this.ringDown.delete(id);
         if (this.addresses.delete(id)) {
           this.bumpEpoch(command.atMs);
           this.onChange();
@@ -50,16 +73,19 @@ export class MemberMachine implements StateMachine {
     }
   }
 
-  snapshot(): { members: [string, string][]; epoch: number } {
-    return { members: [...this.addresses], epoch: this.epochValue };
+  snapshot(): { members: [string, string][]; epoch: number; ringDown: string[] } {
+    return { members: [...this.addresses], epoch: this.epochValue, ringDown: [...this.ringDown] };
   }
 
   /** Takes this snapshot's shape, or the bare [id, address] list snapshots had before epochs. */
   restore(state: unknown): void {
-    const snapshot = Array.isArray(state) ? { members: state as [string, string][], epoch: 0 } : ((state ?? { members: [], epoch: 0 }) as { members: [string, string][]; epoch: number });
+    type Snapshot = { members: [string, string][]; epoch: number; ringDown?: string[] };
+    const snapshot: Snapshot = Array.isArray(state) ? { members: state as [string, string][], epoch: 0 } : ((state ?? { members: [], epoch: 0 }) as Snapshot);
     this.addresses.clear();
     for (const [id, address] of snapshot.members) this.addresses.set(id, address);
     this.epochValue = snapshot.epoch;
+    this.ringDown.clear();
+    for (const id of snapshot.ringDown ?? []) this.ringDown.add(id);
     this.onChange();
   }
 

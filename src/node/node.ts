@@ -25,6 +25,7 @@ import { EmbeddedStore } from "../cache/embedded-store.ts";
 import { RedisStore } from "../cache/redis-store.ts";
 import type { BackingStore } from "../cache/store.ts";
 import { DEFAULT_CACHE_SETTINGS } from "../cache/limits.ts";
+import { RingHealth } from "../cache/ring-health.ts";
 import { registerCoreCommands, type NodeStatus } from "./core-commands.ts";
 import { ClusterService } from "./cluster-service.ts";
 import { MemberMachine } from "./member-machine.ts";
@@ -56,6 +57,7 @@ export class SinkronNode {
   private readonly queues = new QueueCatalog();
   private queueService: QueueService | null = null;
   private cacheService: CacheService | null = null;
+  private ringHealth: RingHealth | null = null;
   private readonly metadata = new CompositeStateMachine();
   private cluster: ClusterService | null = null;
   /** Where Raft messages from members enter, by request (RAFT.MSG) or by push. */
@@ -153,15 +155,18 @@ export class SinkronNode {
     });
     this.queueService.register(this.registry);
     const embeddedStore = new EmbeddedStore({ group: group0, kv: this.kv, router, epochNow: () => this.members.epoch });
+    const cacheSettings = { ...DEFAULT_CACHE_SETTINGS, ...this.config.cache };
+    const members = this.members;
     this.cacheService = new CacheService({
       selfId: this.config.id,
-      members: this.members,
+      members: { list: () => members.ringMembers(), get epoch() { return members.epoch; } },
       store: this.cacheStore(embeddedStore),
       embedded: embeddedStore,
       transport: this.transport,
-      settings: { ...DEFAULT_CACHE_SETTINGS, ...this.config.cache },
+      settings: cacheSettings,
       log: this.log.child("cache"),
     });
+    this.ringHealth = new RingHealth({ selfId: this.config.id, group: group0, members, downAfterMs: cacheSettings.downAfterMs, checkMs: Math.max(10, this.raftSettings.tickMs * 5), log: this.log.child("cache") });
     this.cacheService.register(this.registry);
     registerGroupProposeCommand(this.registry, this.host, router);
     registerRaftTransportCommand(this.registry, this.raftInbound);
@@ -171,12 +176,14 @@ export class SinkronNode {
     this.lockService.start();
     this.queueService.start();
     this.cacheService.start();
+    this.ringHealth.start();
     this.log.info("listening", { address: `${this.config.listen.host}:${this.server.port}`, members: this.config.peers.length, durability: this.host.durability });
   }
 
   async stop(): Promise<void> {
     this.lockService?.stop();
     this.queueService?.stop();
+    this.ringHealth?.stop();
     await this.server.stop();
     await this.cacheService?.stop();
     await this.host.stop();
