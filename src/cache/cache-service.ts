@@ -209,6 +209,10 @@ export class CacheService {
    */
   private async askHome(key: string, change: WriteChange | null): Promise<Grant> {
     const deadlineMs = performance.now() + this.options.settings.requestTimeoutMs;
+    // A writer drops its own line before the write leaves: the home forgets it as a holder once
+    // the write is done, and if no new line is installed (no lease granted, or an invalidation
+    // crossed the answer), the old one must not outlive the write.
+    if (change !== null) this.lines.invalidate(key);
     const ticket = this.lines.start(key);
     try {
       for (;;) {
