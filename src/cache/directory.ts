@@ -8,7 +8,8 @@
 // Per key, operations run one at a time in arrival order, except that reads waiting next to
 // each other share one store read (issued after every one of them arrived, so it is a valid
 // linearization point for each). A write first invalidates every other holder and waits for
-// each to acknowledge or for its lease to end, then writes the store, then answers. A holder
+// each to acknowledge or for its lease to end, then writes the store, then answers (sets
+// waiting next to each other go as one store write of the last value). A holder
 // is forgotten only once it acknowledged an invalidation or its lease ended, never earlier.
 import type { SinkronError } from "../protocol/errors.ts";
 import type { LineState } from "./lines.ts";
@@ -79,7 +80,13 @@ interface WriteOp {
 
 type Active =
   | { kind: "read"; readers: ReadOp[] }
-  | { kind: "write"; op: WriteOp; awaiting: Set<string>; phase: "waiting-writable" | "invalidating" | "storing" };
+  | {
+      kind: "write";
+      /** Writes applied as one; only the last one's change reaches the store (see advance). */
+      ops: WriteOp[];
+      awaiting: Set<string>;
+      phase: "waiting-writable" | "invalidating" | "storing";
+    };
 
 interface Entry {
   holders: Map<string, HolderEntry>;
@@ -87,6 +94,9 @@ interface Entry {
   active: Active | null;
   noLeaseUntilMs: number;
 }
+
+/** Sets of one key written to the store as one, at most. */
+const WRITES_MERGED_MAX = 1024;
 
 export class HomeDirectory {
   private readonly entries = new Map<string, Entry>();
@@ -172,21 +182,27 @@ export class HomeDirectory {
     const active = entry?.active;
     if (entry === undefined || active?.kind !== "write" || active.phase !== "storing") return;
     entry.active = null;
-    const { op } = active;
+    const { ops } = active;
     if (!result.ok) {
       if (result.ambiguous) entry.noLeaseUntilMs = nowMs + this.options.uncertainMs;
-      op.reply({ ok: false, error: result.error });
+      for (const op of ops) op.reply({ ok: false, error: result.error });
     } else {
       // Every other holder acknowledged or ran out during the invalidation phase, and none
-      // was added since (operations on a key run one at a time).
+      // was added since (operations on a key run one at a time); the writers dropped their
+      // own lines before writing (holder rule 4).
       entry.holders.clear();
       const leasing = nowMs >= entry.noLeaseUntilMs && this.entries.size <= this.options.entriesMax;
-      if (leasing) entry.holders.set(op.from, { state: "M", leaseEndMs: nowMs + this.options.leaseMs });
-      const found = op.change.kind === "set";
-      op.reply({
-        ok: true,
-        grant: { found, value: found ? (op.change as { value: unknown }).value : null, state: "M", leaseMs: leasing ? this.options.leaseMs : 0, seq: ++this.seq, ...(result.existed === undefined ? {} : { existed: result.existed }) },
-      });
+      const last = ops[ops.length - 1]!;
+      if (leasing) entry.holders.set(last.from, { state: "M", leaseEndMs: nowMs + this.options.leaseMs });
+      for (const op of ops) {
+        // Earlier writes of a merged run were overwritten at once: their writers get no line.
+        const leaseMs = op === last && leasing ? this.options.leaseMs : 0;
+        const found = op.change.kind === "set";
+        op.reply({
+          ok: true,
+          grant: { found, value: found ? (op.change as { value: unknown }).value : null, state: "M", leaseMs, seq: ++this.seq, ...(result.existed === undefined ? {} : { existed: result.existed }) },
+        });
+      }
     }
     this.advance(key, entry, nowMs);
   }
@@ -220,7 +236,7 @@ export class HomeDirectory {
       const active = entry.active;
       // A store call in flight finishes on its own; its answer finds the entry gone.
       if (active?.kind === "read") for (const r of active.readers) r.reply({ ok: false, error });
-      else if (active?.kind === "write") active.op.reply({ ok: false, error });
+      else if (active?.kind === "write") for (const op of active.ops) op.reply({ ok: false, error });
       for (const op of entry.queue) op.reply({ ok: false, error });
     }
     this.entries.clear();
@@ -261,8 +277,18 @@ export class HomeDirectory {
       this.ports.storeRead(key);
       return;
     }
-    entry.queue.shift();
-    const write: Active = { kind: "write", op: next, awaiting: new Set(), phase: "waiting-writable" };
+    // Sets waiting next to each other are all concurrent (none answered yet), so they may take
+    // effect back to back at one instant: one store write of the last value serves them all.
+    // A hot key's writes then cost one store round trip per batch instead of one each.
+    let count = 1;
+    if (next.change.kind === "set") {
+      while (count < entry.queue.length && count < WRITES_MERGED_MAX) {
+        const op = entry.queue[count]!;
+        if (op.kind !== "write" || op.change.kind !== "set") break;
+        count += 1;
+      }
+    }
+    const write: Active = { kind: "write", ops: entry.queue.splice(0, count) as WriteOp[], awaiting: new Set(), phase: "waiting-writable" };
     entry.active = write;
     this.advanceWrite(key, entry, write, nowMs);
   }
@@ -275,8 +301,9 @@ export class HomeDirectory {
       }
       write.phase = "invalidating";
       this.dropExpired(entry, nowMs);
+      const writers = new Set(write.ops.map((op) => op.from));
       for (const holder of entry.holders.keys()) {
-        if (holder === write.op.from) continue;
+        if (writers.has(holder)) continue;
         write.awaiting.add(holder);
         this.ports.invalidate(key, holder);
       }
@@ -295,7 +322,7 @@ export class HomeDirectory {
       return;
     }
     write.phase = "storing";
-    this.ports.storeWrite(key, write.op.change);
+    this.ports.storeWrite(key, write.ops[write.ops.length - 1]!.change);
   }
 
   private dropExpired(entry: Entry, nowMs: number): void {
