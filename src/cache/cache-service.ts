@@ -151,6 +151,7 @@ export class CacheService {
     registry.register(CACHE_METRICS, () => this.metrics());
     registry.register(CACHE_FETCH, (args, ctx) => this.serveAtHome(ctx, CACHE_FETCH.name, args.epoch, (reply) => this.directory.read(args.key, ctx.connection.peerId!, reply, performance.now())));
     registry.register(CACHE_WRITE, (args, ctx) => {
+      requirePeer(ctx, CACHE_WRITE.name);
       if (args.delete !== true && args.value === undefined) throw new SinkronError("BAD_REQUEST", "argument 'value' is required unless delete is true", { argument: "value" });
       const change: WriteChange = args.delete === true ? { kind: "delete" } : { kind: "set", value: args.value };
       // The writer knows its value: the answer leaves it out.
@@ -219,7 +220,8 @@ export class CacheService {
         const sentAtMs = performance.now();
         try {
           let grant = await this.callHome(key, change, deadlineMs - sentAtMs);
-          if (change?.kind === "set") grant = { ...grant, value: change.value };
+          // The home leaves a write's value out of its answer: the writer knows it.
+          if (change !== null) grant = { ...grant, value: change.kind === "set" ? change.value : null };
           if (grant.leaseMs > 0) {
             const leaseEndMs = sentAtMs + grant.leaseMs * (1 - LEASE_DRIFT_FRACTION);
             this.lines.install(ticket, { found: grant.found, value: grant.value, state: grant.state, leaseEndMs, seq: grant.seq, valueBytes: valueBytes(grant.value) }, performance.now());
@@ -347,14 +349,19 @@ export class CacheService {
     if (typeof storeEpoch === "number" && storeEpoch >= epoch) return;
     this.options.log.warn("cache: the store's epoch is behind this node's; raising it again", { epoch, storeEpoch: storeEpoch ?? null });
     directory.allowWritesFrom(Infinity);
-    this.raiseStoreEpoch(epoch, directory);
+    // No epoch at all: the store lost its state (a Redis restarted empty). Lines granted from
+    // the old state live out their leases elsewhere; reads here wait as long, so no node sees a
+    // key gone and then another node sees it back.
+    const lostState = typeof storeEpoch !== "number";
+    if (lostState) directory.holdReadsUntil(Infinity);
+    this.raiseStoreEpoch(epoch, directory, lostState);
   }
 
   /**
    * Makes the store refuse older epochs, then lets this directory write one lease later: by
    * then every lease a home of an older ring granted has ended (README.md, "Membership changes").
    */
-  private raiseStoreEpoch(epoch: number, directory: HomeDirectory): void {
+  private raiseStoreEpoch(epoch: number, directory: HomeDirectory, holdReads = false): void {
     this.raising = directory;
     this.options.store.advanceEpoch(epoch).then(
       () => {
@@ -363,12 +370,13 @@ export class CacheService {
         const { leaseMs } = this.options.settings;
         const writableAtMs = performance.now() + leaseMs * (1 + LEASE_DRIFT_FRACTION) + LEASE_MARGIN_MS;
         directory.allowWritesFrom(writableAtMs);
+        if (holdReads) directory.holdReadsUntil(writableAtMs);
         this.wakeAt(directory, writableAtMs);
       },
       (error: unknown) => {
         if (directory !== this.directory || this.stopped) return;
         this.options.log.warn("cache: cannot raise the store's epoch yet; writes wait", { epoch, error: error as Error });
-        setTimeout(() => this.raiseStoreEpoch(epoch, directory), ADVANCE_RETRY_MS);
+        setTimeout(() => this.raiseStoreEpoch(epoch, directory, holdReads), ADVANCE_RETRY_MS);
       },
     );
   }

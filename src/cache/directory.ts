@@ -102,6 +102,7 @@ export class HomeDirectory {
   private readonly entries = new Map<string, Entry>();
   private seq: number;
   private writableAt: number;
+  private readableAt = 0;
   private closedError: SinkronError | null = null;
 
   constructor(
@@ -123,6 +124,11 @@ export class HomeDirectory {
   /** From `atMs` on, writes may run (call tick() then); until then they wait. */
   allowWritesFrom(atMs: number): void {
     this.writableAt = atMs;
+  }
+
+  /** Until `atMs`, reads wait too (the store lost its state; see CacheService.noticeStoreBehind). */
+  holdReadsUntil(atMs: number): void {
+    this.readableAt = atMs;
   }
 
   /** Holders of `key` as the home sees them (tests, STATUS). */
@@ -271,6 +277,10 @@ export class HomeDirectory {
       return;
     }
     if (next.kind === "read") {
+      if (nowMs < this.readableAt) {
+        if (Number.isFinite(this.readableAt)) this.ports.wakeAt(this.readableAt);
+        return;
+      }
       let count = 0;
       while (count < entry.queue.length && entry.queue[count]!.kind === "read") count += 1;
       entry.active = { kind: "read", readers: entry.queue.splice(0, count) as ReadOp[] };

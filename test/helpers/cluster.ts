@@ -15,16 +15,22 @@ export const TEST_CLUSTER_SECRET = "test-cluster-secret";
 
 export const FAST_RAFT: Partial<RaftSettings> = { tickMs: 10, electionTicks: 10, heartbeatTicks: 2 };
 
+/** Settings every node of a TestCluster gets besides the defaults (the cache's, its Redis store). */
+export type TestNodeOptions = Partial<Pick<NodeConfig, "cache" | "redisUrl" | "redisPrefix">>;
+
 export class TestCluster {
   readonly nodes = new Map<string, SinkronNode>();
   readonly configs = new Map<string, NodeConfig>();
   private readonly clients: SinkronClient[] = [];
 
-  private constructor(readonly basePort: number) {}
+  private constructor(
+    readonly basePort: number,
+    private readonly nodeOptions: TestNodeOptions = {},
+  ) {}
 
-  static async start(count: number, raft: Partial<RaftSettings> = {}, spare = 2): Promise<TestCluster> {
+  static async start(count: number, raft: Partial<RaftSettings> = {}, spare = 2, nodeOptions: TestNodeOptions = {}): Promise<TestCluster> {
     const basePort = freePortRange(count + spare);
-    const cluster = new TestCluster(basePort);
+    const cluster = new TestCluster(basePort, nodeOptions);
     const peers = Array.from({ length: count }, (_, i) => ({ id: `n${i + 1}`, address: `127.0.0.1:${basePort + i}` }));
     for (let i = 0; i < count; i++) {
       cluster.configs.set(peers[i]!.id, cluster.config(peers[i]!.id, basePort + i, peers, raft));
@@ -46,6 +52,7 @@ export class TestCluster {
       clusterSecret: TEST_CLUSTER_SECRET,
       limits: {},
       raft: { ...FAST_RAFT, ...raft },
+      ...this.nodeOptions,
     };
   }
 

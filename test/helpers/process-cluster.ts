@@ -73,6 +73,11 @@ export class ProcessCluster {
     return client;
   }
 
+  /** The process id of `id`'s running node (for signals such as SIGSTOP); undefined when it is not running. */
+  pid(id: string): number | undefined {
+    return this.procs.get(id)?.pid;
+  }
+
   isRunning(id: string): boolean {
     return this.procs.has(id);
   }
