@@ -22,9 +22,9 @@ export interface BenchOptions {
   token: string | null;
   /** False silences the once-a-second progress line (tests, scripts). */
   showProgress: boolean;
-  /** Key-space size of the kv workloads (keys k0..k<n-1>). */
+  /** Key-space size of the kv and cache workloads (keys k0..k<n-1>, c0..c<n-1>). */
   keys: number;
-  /** Size of the values written by the kv workloads and of the queue workloads' message bodies. */
+  /** Size of the values written by the kv and cache workloads and of the queue workloads' message bodies. */
   valueBytes: number;
   /** The queue of the queue workloads; created with the defaults by its first produce. */
   queue: string;
@@ -32,6 +32,15 @@ export interface BenchOptions {
   batch: number;
   /** queue-consume: messages produced (untimed) before the run. */
   messages: number;
+  // The cache workloads' flags: absent unless given (each workload has its default below).
+  /** cache-mix: the share of requests that are CACHE.GET (the rest CACHE.SET), 0..1. */
+  readRatio?: number;
+  /** cache-mix: exponent s of the Zipf distribution of keys (rank k drawn ∝ 1/k^s; 0 is uniform). */
+  zipfExponent?: number;
+  /** Cache workloads: spread the connections round-robin over every node (--nodes, or the target's STATUS). */
+  isSpread?: boolean;
+  /** The nodes a multi-node workload uses; absent: every member with an address in the target's STATUS. */
+  nodes?: Address[];
 }
 
 export const KEYS_DEFAULT = 1000;
@@ -42,6 +51,18 @@ export const QUEUE_DEFAULT = "bench";
 export const BATCH_DEFAULT = 1;
 export const MESSAGES_DEFAULT = 100_000;
 export const MESSAGES_MAX = 100_000_000;
+
+export const READ_RATIO_DEFAULT = 0.9;
+export const ZIPF_EXPONENT_DEFAULT = 0.99;
+export const ZIPF_EXPONENT_MAX = 10;
+export const NODES_MAX = 64;
+
+/** Defaults that differ by workload: the scenario is 10 clients; hit and mix runs size their key sets for the lease. */
+const WORKLOAD_DEFAULTS: Readonly<Record<string, { connections?: number; keys?: number }>> = {
+  "cache-hit": { keys: 100 },
+  "cache-mix": { keys: 10_000 },
+  "cache-scenario": { connections: 10 },
+};
 
 export const CONNECTIONS_MAX = 10_000;
 export const PIPELINE_DEPTH_MAX = 65_536;
@@ -61,6 +82,10 @@ workloads:
   queue-produce           Q.PRODUCE of --value-bytes bodies to --queue (messages/s = ops/s)
   queue-consume           produces --messages first (untimed), then Q.CONSUME (max --batch) + Q.ACK of each message
   queue-scenario          each connection: Q.PRODUCE, then Q.CONSUME (long-poll) + Q.ACK of one message (rounds/s)
+  cache-hit               CACHE.SET of --keys keys (default 100) first, warmed on the node(s), then CACHE.GET only (hits)
+  cache-mix               CACHE.GET / CACHE.SET at --read-ratio over --keys keys (default 10,000) drawn from a Zipf(--zipf) law
+  cache-scenario          the original report's: each client (--connections, default 10) writes a unique value
+                          on node i, reads it back on node i+1; a read of anything else is STALE (rounds/s)
 
 options:
   --target host:port      node to load (required)
@@ -72,15 +97,19 @@ options:
   --json out.json         also write the results as JSON
   --token T               the node's token, sent in HELLO
   --quiet                 no progress line
-  --keys N                kv workloads: key-space size (default ${KEYS_DEFAULT})
-  --value-bytes B         kv and queue workloads: value / message body size in bytes (default ${VALUE_BYTES_DEFAULT})
+  --keys N                kv and cache workloads: key-space size (default ${KEYS_DEFAULT}; cache-hit 100, cache-mix 10,000)
+  --value-bytes B         kv, cache and queue workloads: value / message body size in bytes (default ${VALUE_BYTES_DEFAULT})
   --queue NAME            queue workloads: the queue (default ${QUEUE_DEFAULT}; a new one is created with the defaults)
   --batch N               queue-consume: most messages per Q.CONSUME (default ${BATCH_DEFAULT}, max ${QUEUE_CONSUME_MAX_LIMIT})
   --messages N            queue-consume: messages to produce before the run (default ${MESSAGES_DEFAULT}; 0: use what is queued)
+  --read-ratio R          cache-mix: share of GETs, 0..1 (default ${READ_RATIO_DEFAULT}; 0.99 for 99/1)
+  --zipf S                cache-mix: Zipf exponent of the key popularity (default ${ZIPF_EXPONENT_DEFAULT}; 0: uniform)
+  --spread                cache-hit, cache-mix: connections round-robin over every node, not just the target
+  --nodes h:p,h:p,…       the nodes of --spread and cache-scenario (default: the members in the target's STATUS)
 `;
 
-const VALUE_FLAGS = new Set(["target", "connections", "pipeline", "duration", "requests", "warmup", "json", "token", "keys", "value-bytes", "queue", "batch", "messages"]);
-const BOOLEAN_FLAGS = new Set(["quiet"]);
+const VALUE_FLAGS = new Set(["target", "connections", "pipeline", "duration", "requests", "warmup", "json", "token", "keys", "value-bytes", "queue", "batch", "messages", "read-ratio", "zipf", "nodes"]);
+const BOOLEAN_FLAGS = new Set(["quiet", "spread"]);
 
 /** Parses `ping --target h:p --pipeline 64 …`; throws BenchUsageError with the reason. */
 export function parseBenchArgs(argv: readonly string[]): BenchOptions {
@@ -101,10 +130,11 @@ export function parseBenchArgs(argv: readonly string[]): BenchOptions {
   const requestsTotal = requestsText === undefined ? null : parseCount("requests", requestsText, 1, REQUESTS_TOTAL_MAX);
   const durationMs = requestsTotal !== null ? null : durationText === undefined ? DURATION_MS_DEFAULT : parseDurationFlag("duration", durationText, 1);
   const warmupText = flags.get("warmup");
-  return {
+  const defaults = WORKLOAD_DEFAULTS[workload] ?? {};
+  const options: BenchOptions = {
     workload,
     target,
-    connections: parseCount("connections", flags.get("connections") ?? "1", 1, CONNECTIONS_MAX),
+    connections: parseCount("connections", flags.get("connections") ?? String(defaults.connections ?? 1), 1, CONNECTIONS_MAX),
     pipelineDepth: parseCount("pipeline", flags.get("pipeline") ?? "1", 1, PIPELINE_DEPTH_MAX),
     durationMs,
     requestsTotal,
@@ -112,12 +142,39 @@ export function parseBenchArgs(argv: readonly string[]): BenchOptions {
     jsonPath: flags.get("json") ?? null,
     token: flags.get("token") ?? null,
     showProgress: !flags.has("quiet"),
-    keys: parseCount("keys", flags.get("keys") ?? String(KEYS_DEFAULT), 1, KEYS_MAX),
+    keys: parseCount("keys", flags.get("keys") ?? String(defaults.keys ?? KEYS_DEFAULT), 1, KEYS_MAX),
     valueBytes: parseCount("value-bytes", flags.get("value-bytes") ?? String(VALUE_BYTES_DEFAULT), 0, VALUE_BYTES_MAX),
     queue: parseQueueName(flags.get("queue") ?? QUEUE_DEFAULT),
     batch: parseCount("batch", flags.get("batch") ?? String(BATCH_DEFAULT), 1, QUEUE_CONSUME_MAX_LIMIT),
     messages: parseCount("messages", flags.get("messages") ?? String(MESSAGES_DEFAULT), 0, MESSAGES_MAX),
   };
+  const readRatioText = flags.get("read-ratio");
+  if (readRatioText !== undefined) options.readRatio = parseFraction("read-ratio", readRatioText, 0, 1);
+  const zipfText = flags.get("zipf");
+  if (zipfText !== undefined) options.zipfExponent = parseFraction("zipf", zipfText, 0, ZIPF_EXPONENT_MAX);
+  if (flags.has("spread")) options.isSpread = true;
+  const nodesText = flags.get("nodes");
+  if (nodesText !== undefined) options.nodes = parseNodes(nodesText);
+  return options;
+}
+
+/** A decimal number in min..max: 0.9, .99, 1. */
+function parseFraction(flag: string, text: string, min: number, max: number): number {
+  const value = /^\d*\.?\d+$/.test(text.trim()) ? Number(text) : Number.NaN;
+  if (!(value >= min && value <= max)) throw new BenchUsageError(`--${flag} must be a number in ${min}..${max}, got '${text}'`);
+  return value;
+}
+
+function parseNodes(text: string): Address[] {
+  const parts = text.split(",").map((part) => part.trim()).filter((part) => part !== "");
+  if (parts.length === 0 || parts.length > NODES_MAX) throw new BenchUsageError(`--nodes takes 1..${NODES_MAX} host:port, comma-separated, got '${text}'`);
+  return parts.map((part) => {
+    try {
+      return parseAddress(part);
+    } catch (error) {
+      throw new BenchUsageError(`--nodes: ${(error as Error).message}`);
+    }
+  });
 }
 
 /** The node would refuse every request of a run with a bad name: say so before it starts. */

@@ -4,10 +4,11 @@
 // 130 interrupted.
 import { writeFileSync } from "node:fs";
 import { BENCH_USAGE, BenchUsageError, parseBenchArgs, type BenchOptions } from "./args.ts";
+import { discoverNodes, runOnNodes } from "./multi-node.ts";
 import { ProgressLine, type ProgressOutput } from "./progress.ts";
 import { buildReport, formatReport, type BenchReport } from "./report.ts";
-import { runLoad } from "./runner.ts";
-import { WORKLOADS, type BenchRequest, type Workload, type WorkUnit } from "./workloads.ts";
+import { runLoad, type RunHooks, type RunMeasurements } from "./runner.ts";
+import { WORKLOADS, type BenchRequest, type ReportSection, type RunContext, type Workload, type WorkUnit } from "./workloads.ts";
 import { connect } from "../src/client/index.ts";
 import { formatAddress } from "../src/util/address.ts";
 
@@ -18,10 +19,16 @@ export interface BenchIo {
   signal?: AbortSignal;
 }
 
+/** The report with the sections some workloads add, each under its name (`cache`, `scenario`). */
+export type BenchReportWithSections = BenchReport & { [section: string]: unknown };
+
 export interface BenchOutcome {
   exitCode: number;
-  report: BenchReport | null;
+  report: BenchReportWithSections | null;
 }
+
+/** The measured phase of a run: the runner over one or more nodes, or a workload's own driver. */
+export type Measure = (hooks: RunHooks) => Promise<RunMeasurements>;
 
 export const EXIT_OK = 0;
 export const EXIT_FAILURES = 1;
@@ -48,15 +55,20 @@ export async function runBench(argv: string[], io: BenchIo = defaultIo()): Promi
     io.stderr.write(`sinkron bench: unknown workload '${options.workload}' (known: ${Object.keys(WORKLOADS).join(", ")})\n`);
     return EXIT_USAGE;
   }
-  if (spec.setup !== undefined) {
-    try {
-      await runSetup(options, spec.setup);
-    } catch (error) {
-      io.stderr.write(`sinkron bench: setup failed: ${(error as Error).message}\n`);
-      return EXIT_FAILURES;
-    }
+  const { make, drive, probe } = spec;
+  if ((make === undefined) === (drive === undefined)) throw new Error(`workload '${options.workload}' must have exactly one of make and drive`);
+  let context: RunContext;
+  try {
+    context = { nodes: spec.nodes === "all" ? await discoverNodes(options.target, options.token, options.nodes) : [options.target], token: options.token };
+    if (spec.setup !== undefined) await runSetup(options, spec.setup);
+    await probe?.before(context);
+  } catch (error) {
+    io.stderr.write(`sinkron bench: setup failed: ${(error as Error).message}\n`);
+    return EXIT_FAILURES;
   }
-  return (await executeBench(options, spec.make, commandLineOf(argv), io, spec.unit)).exitCode;
+  const measure: Measure = drive !== undefined ? (hooks) => drive(options, context, hooks) : (hooks) => runOnNodes(options, context, make!, hooks);
+  const after = probe === undefined ? undefined : (report: BenchReport) => probe.after(context, report);
+  return (await executeRun(options, measure, commandLineOf(argv), io, spec.unit, after)).exitCode;
 }
 
 /** Completes the setup requests with the client library, 256 in flight. */
@@ -71,21 +83,35 @@ async function runSetup(options: BenchOptions, requests: readonly BenchRequest[]
   }
 }
 
-/** Runs a parsed benchmark with any workload (tests pass their own). */
+/** Runs a parsed benchmark with any workload (tests pass their own) against the target. */
 export async function executeBench(options: BenchOptions, workload: () => Workload, commandLine: string, io: BenchIo, unit?: WorkUnit): Promise<BenchOutcome> {
+  return executeRun(options, (hooks) => runLoad(options, workload, hooks), commandLine, io, unit);
+}
+
+/**
+ * Measures, prints the report and writes the JSON. `sectionsAfter` adds a workload's own
+ * numbers (read from the nodes after the run) before the machine line and into the JSON.
+ */
+export async function executeRun(options: BenchOptions, measure: Measure, commandLine: string, io: BenchIo, unit?: WorkUnit, sectionsAfter?: (report: BenchReport) => Promise<ReportSection[]>): Promise<BenchOutcome> {
   const progress = options.showProgress ? new ProgressLine(io.stderr) : null;
   const interrupt = new AbortController();
   const onSigint = () => interrupt.abort();
   const signal = io.signal ?? interrupt.signal;
   if (io.signal === undefined) process.on("SIGINT", onSigint);
   try {
-    const measured = await runLoad(options, workload, { signal, onTick: progress === null ? undefined : (tick) => progress.update(tick) });
+    const measured = await measure({ signal, onTick: progress === null ? undefined : (tick) => progress.update(tick) });
     progress?.finish();
     const report = buildReport(options, measured, commandLine, unit);
-    io.stdout.write(formatReport(report));
-    if (options.jsonPath !== null) writeFileSync(options.jsonPath, JSON.stringify(report, null, 2) + "\n");
-    const exitCode = report.interrupted ? EXIT_INTERRUPTED : report.requestsFailed > 0 ? EXIT_FAILURES : EXIT_OK;
-    return { exitCode, report };
+    const sections = sectionsAfter === undefined ? [] : await sectionsAfter(report).catch((error: unknown) => {
+      io.stderr.write(`sinkron bench: cannot read the nodes' numbers after the run: ${(error as Error).message}\n`);
+      return [];
+    });
+    io.stdout.write(withSections(formatReport(report), sections));
+    const full: BenchReportWithSections = { ...report, ...Object.fromEntries(sections.map((section) => [section.name, section.json])) };
+    if (options.jsonPath !== null) writeFileSync(options.jsonPath, JSON.stringify(full, null, 2) + "\n");
+    const hasFailures = report.requestsFailed > 0 || sections.some((section) => (section.failures ?? 0) > 0);
+    const exitCode = report.interrupted ? EXIT_INTERRUPTED : hasFailures ? EXIT_FAILURES : EXIT_OK;
+    return { exitCode, report: full };
   } catch (error) {
     progress?.finish();
     const code = (error as { code?: unknown }).code;
@@ -95,6 +121,18 @@ export async function executeBench(options: BenchOptions, workload: () => Worklo
   } finally {
     if (io.signal === undefined) process.off("SIGINT", onSigint);
   }
+}
+
+/** The report's label column: `latency µs  ` and the like. */
+const LABEL_WIDTH = 12;
+
+/** Each section's lines under its label, before the report's last line (the machine). */
+function withSections(text: string, sections: readonly ReportSection[]): string {
+  if (sections.length === 0) return text;
+  const lines = text.trimEnd().split("\n");
+  const added = sections.flatMap((section) => section.lines.map((line, i) => (i === 0 ? section.name : "").padEnd(LABEL_WIDTH) + line));
+  lines.splice(lines.length - 1, 0, ...added);
+  return lines.join("\n") + "\n";
 }
 
 /** The command line as it would be retyped, with the token's value hidden (the JSON is shared). */

@@ -2,7 +2,11 @@
 // an OK answer. The runner owns ids, timing and I/O, so adding a workload is one entry in
 // WORKLOADS and nothing else.
 import type { Args } from "../src/protocol/envelope.ts";
+import type { Address } from "../src/util/address.ts";
 import type { BenchOptions } from "./args.ts";
+import { cacheHitWorkload, cacheMixWorkload, cacheScenarioWorkload } from "./cache-workloads.ts";
+import type { BenchReport } from "./report.ts";
+import type { RunConfig, RunHooks, RunMeasurements } from "./runner.ts";
 import { seededRandom } from "../src/util/prng.ts";
 
 export type BenchRequest = readonly [command: string, args: Args];
@@ -51,13 +55,47 @@ export interface WorkUnit {
   command: string;
 }
 
-/** What a named workload needs: a factory (one workload per connection) and an optional setup. */
+/**
+ * What a named workload needs: a factory (one workload per connection) and an optional setup;
+ * or, for clients that need more than one connection's closed loop, a driver of its own.
+ */
 export interface WorkloadSpec {
-  make: () => Workload;
+  /** Each connection's workload, for the runner; a spec has `make` or `drive`. */
+  make?: () => Workload;
+  /** Runs the measured phase instead of the runner (the cache scenario: a write on one node, its read on the next). */
+  drive?: RunDriver;
   /** Requests to complete before the warmup (e.g. writing the keys a read benchmark reads). */
   setup?: BenchRequest[];
   /** Reported as `<unit>/s` next to requests/s. */
   unit?: WorkUnit;
+  /** "all": the run uses every node (--nodes, or the target's STATUS); by default the target alone. */
+  nodes?: "target" | "all";
+  /** Work around the measured phase (after the setup) and numbers the nodes count themselves. */
+  probe?: RunProbe;
+}
+
+/** The nodes a run uses (the target first when it is one of them) and how to say HELLO to them. */
+export interface RunContext {
+  nodes: Address[];
+  token: string | null;
+}
+
+/** Measures like the runner, over `context.nodes`; same bounds, same hooks, same measurements. */
+export type RunDriver = (config: RunConfig, context: RunContext, hooks: RunHooks) => Promise<RunMeasurements>;
+
+/** A part of the report only some workloads have: lines for people (labelled `name`), an object for the JSON (under `name`). */
+export interface ReportSection {
+  name: string;
+  lines: string[];
+  json: Record<string, unknown>;
+  /** Wrong answers of every phase, the warmup's too (stale reads): any fails the run. */
+  failures?: number;
+}
+
+/** Runs before the warmup (warming caches, reading counters) and after the run (the sections it adds). */
+export interface RunProbe {
+  before(context: RunContext): Promise<void>;
+  after(context: RunContext, report: BenchReport): Promise<ReportSection[]>;
 }
 
 const isMap = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === "object";
@@ -292,4 +330,7 @@ export const WORKLOADS: Readonly<Record<string, (options: BenchOptions) => Workl
   "queue-produce": queueProduceWorkload,
   "queue-consume": queueConsumeWorkload,
   "queue-scenario": queueScenarioWorkload,
+  "cache-hit": cacheHitWorkload,
+  "cache-mix": cacheMixWorkload,
+  "cache-scenario": cacheScenarioWorkload,
 };

@@ -315,7 +315,7 @@ export const CACHE_METRICS = {
   name: "CACHE.METRICS",
   summary: "this node's cache counters",
   args: schema({}),
-  result: "{hits, misses, writes, invalidations, evictions, entries, bytes, capacity, capacityBytes, store}",
+  result: "{hits, misses, writes, invalidations, evictions, entries, bytes, capacity, capacityBytes, store, leaseMs, epoch, homedKeys}",
 } satisfies CommandInfo;
 
 /** Internal, peer-only: a holder's read miss, sent to the key's home. */
@@ -331,7 +331,7 @@ export const CACHE_WRITE = {
   name: "CACHE.WRITE",
   summary: "internal: write a key at its home (invalidate the holders, write the store)",
   args: schema({ key: cacheKey(), epoch: ringEpoch(), value: optional(cacheValue()), delete: optional(bool("delete the key instead of writing value")) }),
-  result: "{found, value, state, leaseMs, seq, existed?}",
+  result: "{found, state, leaseMs, seq, existed?} (the writer knows the value)",
 } satisfies CommandInfo;
 
 /** Internal, peer-only: the home tells a holder to drop its line (or to downgrade it to S). */

@@ -9,7 +9,6 @@ export type ArgDoc = { name: string; type: string; required: boolean; doc: strin
 export type CommandDoc = { name: string; summary: string; args: ArgDoc[]; result: string; isPlanned: boolean };
 
 const req = (name: string, type: string, doc: string): ArgDoc => ({ name, type, required: true, doc });
-const opt = (name: string, type: string, doc: string): ArgDoc => ({ name, type, required: false, doc });
 const planned = (name: string, summary: string, args: ArgDoc[], result: string): CommandDoc => ({ name, summary, args, result, isPlanned: true });
 
 /** PROTOCOL.md §10 commands not (yet) in the catalog; the catalog wins when both have one. */
@@ -20,11 +19,6 @@ const PLANNED: readonly CommandDoc[] = [
   planned("CLUSTER.ADD", "add a member", [req("id", "string", "the new member's node id"), req("address", "string", "its host:port")], "{members}"),
   planned("CLUSTER.REMOVE", "remove a member", [req("id", "string", "the member to remove")], "{members}"),
   planned("CLUSTER.TRANSFER", "hand leadership to a member", [req("to", "string", "the member that should lead")], "{leader}"),
-  planned("CACHE.GET", "coherent cached read", [req("key", "string", "the key")], "{value, source, state} or NOT_FOUND"),
-  planned("CACHE.SET", "coherent write", [req("key", "string", "the key"), req("value", "any value", "the value")], "{ok: true}"),
-  planned("CACHE.DEL", "coherent delete", [req("key", "string", "the key")], "TBD by the cache service"),
-  planned("CACHE.INVALIDATE", "drop this node's cached copies", [opt("key", "string", "absent: drop all")], "{invalidated}"),
-  planned("CACHE.METRICS", "this node's cache counters", [], "{hits, misses, writes, invalidations, evictions, entries, bytes, capacity}"),
 ];
 
 function isCommandInfo(value: unknown): value is CommandInfo {

@@ -6,6 +6,7 @@ import type { SinkronClient } from "../../client/index.ts";
 import { formatHuman } from "./format.ts";
 import { formatLockAnswer } from "./format-lock.ts";
 import { formatQueueAnswer } from "./format-queue.ts";
+import { formatCacheAnswer } from "./format-cache.ts";
 import { commandDocs, complete, formatCommandHelp, formatCommandList } from "./help.ts";
 import { HISTORY_LINES_MAX, type History } from "./history.ts";
 import { send } from "./session.ts";
@@ -92,7 +93,7 @@ export async function runInteractive(client: SinkronClient, io: InteractiveIo, h
         outcomes.forEach((outcome, i) => {
           const prefix = outcomes.length > 1 ? `${i + 1}) ${input.commands[i]!.command} ` : "";
           const command = input.commands[i]!.command;
-          print(prefix + (formatLockAnswer(command, outcome) ?? formatQueueAnswer(command, outcome) ?? formatHuman(outcome)));
+          print(prefix + (formatLockAnswer(command, outcome) ?? formatQueueAnswer(command, outcome) ?? formatCacheAnswer(command, outcome) ?? formatHuman(outcome)));
         });
         break;
       }

@@ -1,0 +1,361 @@
+// The original report's cache scenario (README: ~176 cache ops/s on 3 nodes): C clients, each
+// a closed loop that writes a value unique to the round on node i, then reads the key back on
+// node i+1 (i moving on every round). The cache promises that a read which starts after a
+// write was acknowledged returns that write or a newer one, on every node; only this loop
+// writes its key, so any other answer (NOT_FOUND included) is a STALE read, counted in every
+// phase. A client has a connection to every node and needs two of them per round, so this is a
+// driver of its own rather than the runner's one-connection loops; it keeps the runner's
+// phases, bounds and measurements.
+import { connect, SinkronError, type SinkronClient } from "../src/client/index.ts";
+import { formatAddress } from "../src/util/address.ts";
+import { createLatencyHistogram, LatencyRecorder } from "./histogram.ts";
+import type { BenchReport } from "./report.ts";
+import { DRAIN_TIMEOUT_MS, type CommandMeasurements, type ErrorTally, type RunConfig, type RunHooks, type RunMeasurements, type RunTick } from "./runner.ts";
+import type { ReportSection, RunContext } from "./workloads.ts";
+
+/** The original system's figure for this scenario on 3 nodes, in requests/s. */
+export const ORIGINAL_REQUESTS_PER_SEC = 176;
+/** The failure code of a read that did not return the value its round just wrote. */
+export const STALE_CODE = "STALE";
+/** A call's deadline: past the node's own (5 s), so its UNAVAILABLE arrives before our TIMEOUT. */
+const CALL_TIMEOUT_MS = 10_000;
+const TICK_MS = 1_000;
+
+/** Reads and stale reads of every phase (a stale read in the warmup is as wrong as any). */
+export class ScenarioTally {
+  nodes = 0;
+  loops = 0;
+  reads = 0;
+  staleReads = 0;
+  firstStale: string | null = null;
+
+  noteStale(message: string): void {
+    this.staleReads++;
+    this.firstStale ??= message;
+  }
+}
+
+const isMap = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === "object";
+
+type Phase = "warmup" | "measure" | "drain" | "done";
+type Outcome = { code: string; message: string | null };
+const OK: Outcome = { code: "OK", message: null };
+
+class ScenarioRun {
+  phase: Phase = "warmup";
+  interrupted = false;
+  requestsSent = 0;
+  requestsAnswered = 0;
+  requestsOk = 0;
+  requestsLost = 0;
+  answersAll = 0;
+  measuredInflight = 0;
+  inflight = 0;
+  activeRounds = 0;
+  measureStartMs = 0;
+  lastMeasuredAnswerMs = 0;
+  readonly commands = new Map<string, { answered: number; ok: number; latencyUs: LatencyRecorder }>();
+  readonly errors = new Map<string, ErrorTally>();
+  private ticketsLeft: number;
+  private finish: () => void = () => {};
+  readonly finished = new Promise<void>((resolve) => (this.finish = resolve));
+
+  constructor(config: RunConfig) {
+    this.ticketsLeft = config.requestsTotal ?? Number.POSITIVE_INFINITY;
+  }
+
+  /** Whether a new round may start (null: no more) and whether it is measured; a round is two requests of --requests. */
+  startRound(): boolean | null {
+    switch (this.phase) {
+      case "warmup":
+        this.activeRounds++;
+        return false;
+      case "measure":
+        if (this.ticketsLeft <= 0) return null;
+        this.ticketsLeft -= 2;
+        if (this.ticketsLeft <= 0) this.phase = "drain";
+        this.activeRounds++;
+        return true;
+      default:
+        return null;
+    }
+  }
+
+  endRound(): void {
+    this.activeRounds--;
+    if (this.phase === "drain" && this.activeRounds === 0) this.end();
+  }
+
+  /** One request; its outcome, or null once the run is over (its numbers are final). */
+  async call(client: SinkronClient, command: string, args: Record<string, unknown>, isMeasured: boolean, check: (value: unknown) => Outcome, onError: (error: SinkronError) => Outcome): Promise<Outcome | null> {
+    if (this.phase === "done") return null;
+    this.inflight++;
+    if (isMeasured) {
+      this.measuredInflight++;
+      this.requestsSent++;
+    }
+    const sentMs = performance.now();
+    let outcome: Outcome;
+    try {
+      outcome = check(await client.call(command, args, { timeoutMs: CALL_TIMEOUT_MS }));
+    } catch (error) {
+      outcome = error instanceof SinkronError ? onError(error) : { code: "INTERNAL", message: String(error) };
+    }
+    this.inflight--;
+    // Ended while this call was out (interrupted, or given up on): the numbers are final.
+    if (this.isOver()) return null;
+    const nowMs = performance.now();
+    this.answersAll++;
+    if (isMeasured) {
+      this.measuredInflight--;
+      this.lastMeasuredAnswerMs = nowMs;
+      this.record(command, outcome, (nowMs - sentMs) * 1000);
+    }
+    return outcome;
+  }
+
+  isOver(): boolean {
+    return this.phase === "done";
+  }
+
+  startMeasuring(nowMs: number): void {
+    if (this.phase !== "warmup") return;
+    this.phase = this.ticketsLeft <= 0 ? "drain" : "measure";
+    this.measureStartMs = nowMs;
+    this.lastMeasuredAnswerMs = nowMs;
+  }
+
+  stopIssuing(): void {
+    if (this.phase === "warmup" || this.phase === "measure") this.phase = "drain";
+    if (this.phase === "drain" && this.activeRounds === 0) this.end();
+  }
+
+  giveUp(code: string, message: string): void {
+    if (this.phase === "done") return;
+    if (this.measuredInflight > 0) {
+      this.requestsLost += this.measuredInflight;
+      this.tally(code, this.measuredInflight, message);
+    }
+    this.end();
+  }
+
+  end(): void {
+    if (this.phase === "done") return;
+    this.phase = "done";
+    this.finish();
+  }
+
+  measurements(): RunMeasurements {
+    const commands = new Map<string, CommandMeasurements>();
+    const latencyUs = createLatencyHistogram();
+    for (const [command, c] of this.commands) {
+      c.latencyUs.flush();
+      commands.set(command, { answered: c.answered, ok: c.ok, latencyUs: c.latencyUs.histogram });
+      latencyUs.add(c.latencyUs.histogram);
+    }
+    const endMs = this.interrupted ? performance.now() : this.lastMeasuredAnswerMs;
+    return {
+      latencyUs,
+      commands,
+      requestsSent: this.requestsSent,
+      requestsAnswered: this.requestsAnswered,
+      requestsOk: this.requestsOk,
+      requestsLost: this.requestsLost,
+      errors: this.errors,
+      elapsedMs: this.measureStartMs === 0 ? 0 : Math.max(0, endMs - this.measureStartMs),
+      interrupted: this.interrupted,
+    };
+  }
+
+  private record(command: string, outcome: Outcome, latencyUs: number): void {
+    let tally = this.commands.get(command);
+    if (tally === undefined) this.commands.set(command, (tally = { answered: 0, ok: 0, latencyUs: new LatencyRecorder() }));
+    this.requestsAnswered++;
+    tally.answered++;
+    tally.latencyUs.record(latencyUs);
+    if (outcome.code === "OK") {
+      this.requestsOk++;
+      tally.ok++;
+    } else this.tally(outcome.code, 1, outcome.message);
+  }
+
+  private tally(code: string, count: number, message: string | null): void {
+    const tally = this.errors.get(code);
+    if (tally === undefined) this.errors.set(code, { count, message });
+    else tally.count += count;
+  }
+}
+
+export interface ScenarioSetup {
+  valueBytes: number;
+  tally: ScenarioTally;
+}
+
+/**
+ * Runs the scenario over `context.nodes` with `config.connections` clients × `config.pipelineDepth`
+ * loops each. Rejects only when a client cannot connect; everything after is a measurement.
+ */
+export async function driveCacheScenario(config: RunConfig, context: RunContext, hooks: RunHooks, setup: ScenarioSetup): Promise<RunMeasurements> {
+  const clients = await connectClients(config.connections, context);
+  const run = new ScenarioRun(config);
+  const { tally } = setup;
+  tally.nodes = context.nodes.length;
+  tally.loops = config.connections * config.pipelineDepth;
+  const onAbort = () => {
+    run.interrupted = true;
+    run.end();
+  };
+  hooks.signal?.addEventListener("abort", onAbort);
+  if (hooks.signal?.aborted) onAbort();
+  const startMs = performance.now();
+  const timers = schedulePhases(run, config);
+  const ticker = startTicker(run, startMs, hooks);
+  // A tag of this run in every value: a value left by an earlier run is stale too.
+  const runTag = `${Date.now().toString(36)}${Math.floor(Math.random() * 1e6).toString(36)}`;
+  for (let c = 0; c < clients.length; c++) {
+    for (let p = 0; p < config.pipelineDepth; p++) {
+      const loop = c * config.pipelineDepth + p;
+      void clientLoop(run, tally, clients[c]!, loop, `scenario-${loop}`, (round) => padTo(`${runTag}:${loop}:${round}:`, setup.valueBytes));
+    }
+  }
+  try {
+    await run.finished;
+  } finally {
+    clearInterval(ticker);
+    for (const timer of timers) clearTimeout(timer);
+    hooks.signal?.removeEventListener("abort", onAbort);
+    await Promise.all(clients.flat().map((client) => client.close()));
+  }
+  return run.measurements();
+}
+
+/** One loop: SET on node i, then GET on node i+1, i moving on by one a round. */
+async function clientLoop(run: ScenarioRun, tally: ScenarioTally, nodes: SinkronClient[], loop: number, key: string, valueOf: (round: number) => string): Promise<void> {
+  const n = nodes.length;
+  for (let round = 0; ; round++) {
+    const isMeasured = run.startRound();
+    if (isMeasured === null) return;
+    try {
+      const i = (loop + round) % n;
+      const j = (i + 1) % n;
+      const value = valueOf(round);
+      const wrote = await run.call(nodes[i]!, "CACHE.SET", { key, value }, isMeasured, (answer) => (isMap(answer) && answer.ok === true ? OK : unexpected("CACHE.SET", answer)), (error) => ({ code: error.code, message: error.message }));
+      if (wrote?.code !== "OK") continue;
+      const where = `read on node ${j + 1} of ${n} after the write on node ${i + 1}`;
+      const stale = (got: string): Outcome => {
+        const message = `${key}: ${got}, expected ${JSON.stringify(value)} (${where})`;
+        tally.noteStale(message);
+        return { code: STALE_CODE, message };
+      };
+      const read = await run.call(
+        nodes[j]!,
+        "CACHE.GET",
+        { key },
+        isMeasured,
+        (answer) => (isMap(answer) && answer.value === value ? OK : stale(`got ${preview(isMap(answer) ? answer.value : answer)}`)),
+        // The write was acknowledged: the key must be there.
+        (error) => (error.code === "NOT_FOUND" ? stale("NOT_FOUND") : { code: error.code, message: error.message }),
+      );
+      if (read !== null) tally.reads++;
+    } finally {
+      run.endRound();
+    }
+  }
+}
+
+/** `clients` × a connection to every node, each its own client (its own socket). */
+async function connectClients(clients: number, context: RunContext): Promise<SinkronClient[][]> {
+  const connected: SinkronClient[] = [];
+  try {
+    const all: SinkronClient[][] = [];
+    for (let c = 0; c < clients; c++) {
+      const row = await Promise.all(
+        context.nodes.map((address) =>
+          connect({ nodes: [formatAddress(address)], token: context.token ?? undefined, name: `sinkron-bench-${c}`, nodeOrder: "in-order", requestTimeoutMs: CALL_TIMEOUT_MS }).then((client) => {
+            connected.push(client);
+            return client;
+          }),
+        ),
+      );
+      all.push(row);
+    }
+    return all;
+  } catch (error) {
+    await Promise.all(connected.map((client) => client.close()));
+    throw error;
+  }
+}
+
+/** Warmup → measure → drain (bounded by DRAIN_TIMEOUT_MS), as the runner does. */
+function schedulePhases(run: ScenarioRun, config: RunConfig): ReturnType<typeof setTimeout>[] {
+  const timers: ReturnType<typeof setTimeout>[] = [];
+  // A --requests run drains when its tickets run out; every call has its deadline, so it ends.
+  const beginDrain = () => {
+    run.stopIssuing();
+    timers.push(setTimeout(() => run.giveUp("NO_ANSWER", `no answer within ${DRAIN_TIMEOUT_MS} ms after the run ended`), DRAIN_TIMEOUT_MS));
+  };
+  const beginMeasuring = () => {
+    run.startMeasuring(performance.now());
+    if (config.durationMs !== null) timers.push(setTimeout(beginDrain, config.durationMs));
+  };
+  if (config.warmupMs === 0) beginMeasuring();
+  else timers.push(setTimeout(beginMeasuring, config.warmupMs));
+  return timers;
+}
+
+function startTicker(run: ScenarioRun, startMs: number, hooks: RunHooks): ReturnType<typeof setInterval> {
+  let answersAtLastTick = 0;
+  let lastTickMs = startMs;
+  let phaseOfInterval: Phase = run.phase;
+  return setInterval(() => {
+    const nowMs = performance.now();
+    const answersPerSec = ((run.answersAll - answersAtLastTick) * 1000) / (nowMs - lastTickMs);
+    answersAtLastTick = run.answersAll;
+    lastTickMs = nowMs;
+    const phase = phaseOfInterval;
+    phaseOfInterval = run.phase;
+    if (phase === "done") return;
+    const tick: RunTick = {
+      phase,
+      elapsedMs: nowMs - startMs,
+      answersPerSec,
+      answersMeasured: run.requestsAnswered,
+      failuresMeasured: run.requestsAnswered - run.requestsOk + run.requestsLost,
+      inflight: run.inflight,
+    };
+    hooks.onTick?.(tick);
+  }, TICK_MS);
+}
+
+/** The scenario's lines: requests/s against the original's, and the stale reads of every phase. */
+export function scenarioSection(tally: ScenarioTally, context: RunContext, report: BenchReport): ReportSection {
+  const requestsPerSec = report.throughputOpsPerSec;
+  const times = requestsPerSec / ORIGINAL_REQUESTS_PER_SEC;
+  const lines = [
+    `${tally.loops} client loop${tally.loops === 1 ? "" : "s"} over ${tally.nodes} node${tally.nodes === 1 ? "" : "s"} (${context.nodes.map(formatAddress).join(", ")}): write on node i, read on node i+1`,
+    `${int.format(requestsPerSec)} requests/s = ${times >= 10 ? int.format(times) : times.toFixed(1)}× the original report's ${ORIGINAL_REQUESTS_PER_SEC} requests/s`,
+    `stale reads ${int.format(tally.staleReads)} of ${int.format(tally.reads)} reads (warmup included)${tally.firstStale === null ? "" : `; first: ${tally.firstStale}`}`,
+  ];
+  return {
+    name: "scenario",
+    lines,
+    failures: tally.staleReads,
+    json: { nodes: context.nodes.map(formatAddress), loops: tally.loops, requestsPerSec, originalRequestsPerSec: ORIGINAL_REQUESTS_PER_SEC, timesOriginal: Math.round(times * 10) / 10, reads: tally.reads, staleReads: tally.staleReads, firstStale: tally.firstStale },
+  };
+}
+
+function unexpected(command: string, answer: unknown): Outcome {
+  return { code: "UNEXPECTED_VALUE", message: `unexpected answer to ${command}: ${preview(answer)}` };
+}
+
+/** `prefix` followed by "v"s up to `bytes` (never cut: the prefix makes the value unique). */
+function padTo(prefix: string, bytes: number): string {
+  return prefix.length >= bytes ? prefix : prefix + "v".repeat(bytes - prefix.length);
+}
+
+function preview(value: unknown): string {
+  const text = JSON.stringify(value) ?? String(value);
+  return text.length > 80 ? `${text.slice(0, 77)}...` : text;
+}
+
+const int = new Intl.NumberFormat("en-US", { maximumFractionDigits: 0 });
