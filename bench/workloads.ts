@@ -28,6 +28,13 @@ export interface Workload {
   /** True when an OK answer's value is what the request should get; a false counts as UNEXPECTED_VALUE. */
   check?(request: BenchRequest, value: unknown): boolean;
   /**
+   * Check (and decode) only one OK answer in this many; the others are counted from their
+   * envelope's id and status alone, as redis-benchmark counts replies without parsing them.
+   * For workloads whose answers are large and alike (cache hits), where decoding every value
+   * would make the load generator, not the server, the bottleneck. Default 1: every answer.
+   */
+  readonly checkEvery?: number;
+  /**
    * Sees every answer (warmup, measured or follow-up; any status) before the connection asks
    * `next()` to refill the slot: how a request that needs an earlier answer (the ack of a
    * consumed message) gets its arguments.

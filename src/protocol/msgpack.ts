@@ -49,13 +49,14 @@ export function decodeValue(bytes: Uint8Array): unknown {
 // ---- small-value fast path -------------------------------------------------------------
 // "Small" means: a scalar, or a fixarray of up to SMALL_ARRAY_LENGTH_MAX scalars, where a
 // scalar is an unsigned 32-bit integer, an ASCII string under 32 bytes, nil, a boolean or (on
-// decode) the empty map. Anything else — and any byte sequence that is not exactly one such
+// decode) a map of up to SMALL_MAP_SIZE_MAX such scalars under ASCII keys (a request's args). Anything else — and any byte sequence that is not exactly one such
 // value — goes to msgpackr, so values, bytes and errors are the same as without the fast path.
 
 const NOT_SMALL: unique symbol = Symbol("not-small");
 type Small = unknown;
 
 const SMALL_ARRAY_LENGTH_MAX = 4;
+const SMALL_MAP_SIZE_MAX = 4;
 const FIXSTR_BYTES_MAX = 31;
 /** The most bytes a small value encodes to: fixarray header + 4 × (fixstr header + 31). */
 export const SMALL_ENCODED_BYTES_MAX = 1 + SMALL_ARRAY_LENGTH_MAX * (1 + FIXSTR_BYTES_MAX);
@@ -95,6 +96,7 @@ function readScalar(bytes: Uint8Array, end: number): Small | typeof NOT_SMALL {
   const b = bytes[readAt++]!;
   if (b < 0x80) return b;
   if (b >= 0xa0 && b <= 0xbf) return readAscii(bytes, b & 0x1f, end);
+  if (b >= 0x81 && b <= 0x80 + SMALL_MAP_SIZE_MAX) return readSmallMap(bytes, b - 0x80, end);
   switch (b) {
     case 0x80:
       return {};
@@ -122,6 +124,27 @@ function readScalar(bytes: Uint8Array, end: number): Small | typeof NOT_SMALL {
     default:
       return NOT_SMALL;
   }
+}
+
+/**
+ * A fixmap of ASCII fixstr keys and scalar values, as msgpackr builds it (a plain object, the
+ * last of repeated keys wins): the args of most requests ({key}, {name, owner}). A nested
+ * non-empty map, another key type or "__proto__" (which msgpackr renames) goes to msgpackr.
+ */
+function readSmallMap(bytes: Uint8Array, size: number, end: number): Record<string, unknown> | typeof NOT_SMALL {
+  const object: Record<string, unknown> = {};
+  for (let i = 0; i < size; i++) {
+    if (readAt >= end) return NOT_SMALL;
+    const head = bytes[readAt++]!;
+    if (head < 0xa0 || head > 0xbf) return NOT_SMALL;
+    const key = readAscii(bytes, head & 0x1f, end);
+    if (key === NOT_SMALL || key === "__proto__") return NOT_SMALL;
+    if (readAt < end && bytes[readAt]! > 0x80 && bytes[readAt]! < 0x90) return NOT_SMALL;
+    const value = readScalar(bytes, end);
+    if (value === NOT_SMALL) return NOT_SMALL;
+    object[key] = value;
+  }
+  return object;
 }
 
 function readAscii(bytes: Uint8Array, length: number, end: number): string | typeof NOT_SMALL {

@@ -32,8 +32,16 @@ function smallScalar(): unknown {
   }
 }
 
+function smallMap(): Record<string, unknown> {
+  const map: Record<string, unknown> = {};
+  for (let n = Math.floor(random() * 5); n > 0; n--) map[pick(["key", "name", "owner", "mode", "__proto__", "k", asciiString(Math.floor(random() * 8))])] = random() < 0.1 ? smallMap() : smallScalar();
+  return map;
+}
+
 function smallValue(): unknown {
   if (random() < 0.2) return smallScalar();
+  // A request's shape: [id, command, args], args often a small map.
+  if (random() < 0.3) return [smallScalar(), smallScalar(), smallMap()];
   return Array.from({ length: Math.floor(random() * 5) }, smallScalar);
 }
 
@@ -59,6 +67,11 @@ describe("small-value encoding", () => {
     for (let i = 0; i < 20_000; i++) {
       const value = smallValue();
       const bytes = smallEncoding(value);
+      // Maps are a decode-only shape: the encoder leaves them to msgpackr.
+      if (Array.isArray(value) && value.some((v) => v !== null && typeof v === "object")) {
+        expect(bytes).toBeNull();
+        continue;
+      }
       expect(bytes).not.toBeNull();
       expect(Buffer.from(bytes!).toString("hex")).toBe(Buffer.from(encodeValue(value)).toString("hex"));
       expect(bytes!.byteLength).toBeLessThanOrEqual(SMALL_ENCODED_BYTES_MAX);
