@@ -244,7 +244,14 @@ export class CacheService {
     if (home === selfId) {
       const directory = this.directory;
       return new Promise<Grant>((resolve, reject) => {
-        const reply = (outcome: { ok: true; grant: Grant } | { ok: false; error: SinkronError }) => (outcome.ok ? resolve(outcome.grant) : reject(outcome.error));
+        // Bounded like a call to another home: the operation may still finish after (a write
+        // then has an unknown outcome, as after any timeout).
+        const timer = setTimeout(() => reject(new SinkronError("UNAVAILABLE", `the key's home (this node) did not finish within ${Math.ceil(timeoutMs)} ms`, { home, key })), Math.max(1, timeoutMs));
+        const reply = (outcome: { ok: true; grant: Grant } | { ok: false; error: SinkronError }) => {
+          clearTimeout(timer);
+          if (outcome.ok) resolve(outcome.grant);
+          else reject(outcome.error);
+        };
         if (change === null) directory.read(key, selfId, reply, performance.now());
         else directory.write(key, selfId, change, reply, performance.now());
       });
@@ -290,7 +297,7 @@ export class CacheService {
             },
           );
         },
-        invalidate: (key, holder) => this.sendInvalidate(directory, key, holder),
+        invalidate: (key, holder, round) => this.sendInvalidate(directory, key, holder, round),
         downgrade: (key, holder) => {
           if (holder === this.options.selfId) this.lines.downgrade(key);
           else this.options.transport.client(holder)?.call(CACHE_INV.name, { key, downgrade: true }).catch(() => {});
@@ -302,7 +309,6 @@ export class CacheService {
         entriesMax: settings.directoryEntriesMax,
         // Until the store refuses the old epoch and one lease has passed (raiseStoreEpoch).
         writableAtMs: Infinity,
-        uncertainMs: settings.requestTimeoutMs,
         seqStart: Date.now() * 1000,
       },
     );
@@ -313,17 +319,17 @@ export class CacheService {
    * Asks `holder` to drop its line. Its confirmation lets the write go on early; a holder that
    * does not answer (paused, cut off, gone) is waited out by its lease instead.
    */
-  private sendInvalidate(directory: HomeDirectory, key: string, holder: string): void {
+  private sendInvalidate(directory: HomeDirectory, key: string, holder: string, round: number): void {
     if (holder === this.options.selfId) {
       if (this.lines.invalidate(key)) this.invalidations += 1;
       // Not from inside the directory's own call: it is iterating its holders.
-      queueMicrotask(() => directory.invalidated(key, holder, performance.now()));
+      queueMicrotask(() => directory.invalidated(key, holder, round, performance.now()));
       return;
     }
     const client = this.options.transport.client(holder);
     if (client === null) return;
     client.call(CACHE_INV.name, { key }, { timeoutMs: this.options.settings.leaseMs }).then(
-      () => directory.invalidated(key, holder, performance.now()),
+      () => directory.invalidated(key, holder, round, performance.now()),
       () => {},
     );
   }

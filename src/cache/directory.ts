@@ -33,8 +33,11 @@ export type Reply = (outcome: { ok: true; grant: Grant } | { ok: false; error: S
 export interface DirectoryPorts {
   storeRead(key: string): void;
   storeWrite(key: string, change: WriteChange): void;
-  /** Ask `holder` to drop its line; call invalidated(key, holder) when it confirms. */
-  invalidate(key: string, holder: string): void;
+  /**
+   * Ask `holder` to drop its line; call invalidated(key, holder, round) when it confirms. The
+   * round ties the confirmation to this request: a late answer to an earlier one confirms nothing.
+   */
+  invalidate(key: string, holder: string, round: number): void;
   /** Tell `holder` its M/E line is S now (no answer expected). */
   downgrade(key: string, holder: string): void;
   /** Call tick() at (or soon after) this time. */
@@ -47,11 +50,6 @@ export interface DirectoryOptions {
   entriesMax: number;
   /** Writes wait until this time: leases granted before this directory existed have ended. */
   writableAtMs: number;
-  /**
-   * After a store write failed without a clear answer (it may still land), this long the key's
-   * reads get no lease, so no node caches a value the late write would make stale.
-   */
-  uncertainMs: number;
   /**
    * Where this directory's answer numbers start. Holders keep the line with the higher number;
    * starting from the wall clock (x1000) keeps a restarted home's numbers above its old ones.
@@ -86,13 +84,23 @@ type Active =
       ops: WriteOp[];
       awaiting: Set<string>;
       phase: "waiting-writable" | "invalidating" | "storing";
-    };
+      /** Which invalidation request confirmations must answer (DirectoryPorts.invalidate). */
+      round: number;
+    }
+  | { kind: "repair"; change: WriteChange };
 
 interface Entry {
   holders: Map<string, HolderEntry>;
   queue: (ReadOp | WriteOp)[];
   active: Active | null;
-  noLeaseUntilMs: number;
+  /**
+   * The change of a store write that failed without a clear answer: it may still land. Before
+   * the key's next read it is written again (a later write of the key does as well), so no
+   * lease is granted on a value the late write would replace. Both stores apply one home's
+   * writes in the order sent (Redis: one connection; group 0: its log), so the late write
+   * cannot land after the one that repairs it.
+   */
+  repair: WriteChange | null;
 }
 
 /** Sets of one key written to the store as one, at most. */
@@ -102,6 +110,8 @@ export class HomeDirectory {
   private readonly entries = new Map<string, Entry>();
   private seq: number;
   private writableAt: number;
+  /** Numbers invalidation requests (one per write that invalidates). */
+  private rounds = 0;
   private readableAt = 0;
   private closedError: SinkronError | null = null;
 
@@ -161,7 +171,7 @@ export class HomeDirectory {
       this.dropExpired(entry, nowMs);
       const found = result.read.found;
       const value = found ? (result.read as { value: unknown }).value : null;
-      const leasing = nowMs >= entry.noLeaseUntilMs && this.entries.size <= this.options.entriesMax;
+      const leasing = this.entries.size <= this.options.entriesMax;
       const readers = new Set(active.readers.map((r) => r.from));
       const others = [...entry.holders.keys()].filter((h) => !readers.has(h));
       // A sole reader that wrote the key last keeps M (the store has the value: write-through).
@@ -186,18 +196,31 @@ export class HomeDirectory {
   storeWriteDone(key: string, result: { ok: true; existed?: boolean } | { ok: false; error: SinkronError; ambiguous: boolean }, nowMs: number): void {
     const entry = this.entries.get(key);
     const active = entry?.active;
-    if (entry === undefined || active?.kind !== "write" || active.phase !== "storing") return;
+    if (entry === undefined || active === null || active === undefined) return;
+    if (active.kind === "repair") {
+      entry.active = null;
+      if (result.ok) entry.repair = null;
+      else {
+        // Still unknown whether the first write landed: the reads waiting for the repair fail
+        // (the store is in trouble), and the next operation tries the repair again.
+        while (entry.queue[0]?.kind === "read") entry.queue.shift()!.reply({ ok: false, error: result.error });
+      }
+      this.advance(key, entry, nowMs);
+      return;
+    }
+    if (active.kind !== "write" || active.phase !== "storing") return;
     entry.active = null;
     const { ops } = active;
     if (!result.ok) {
-      if (result.ambiguous) entry.noLeaseUntilMs = nowMs + this.options.uncertainMs;
+      if (result.ambiguous) entry.repair = ops[ops.length - 1]!.change;
       for (const op of ops) op.reply({ ok: false, error: result.error });
     } else {
       // Every other holder acknowledged or ran out during the invalidation phase, and none
       // was added since (operations on a key run one at a time); the writers dropped their
       // own lines before writing (holder rule 4).
       entry.holders.clear();
-      const leasing = nowMs >= entry.noLeaseUntilMs && this.entries.size <= this.options.entriesMax;
+      entry.repair = null;
+      const leasing = this.entries.size <= this.options.entriesMax;
       const last = ops[ops.length - 1]!;
       if (leasing) entry.holders.set(last.from, { state: "M", leaseEndMs: nowMs + this.options.leaseMs });
       for (const op of ops) {
@@ -213,11 +236,11 @@ export class HomeDirectory {
     this.advance(key, entry, nowMs);
   }
 
-  /** `holder` confirmed it dropped `key` (or never had it). */
-  invalidated(key: string, holder: string, nowMs: number): void {
+  /** `holder` confirmed it dropped `key` (or never had it) in answer to invalidation `round`. */
+  invalidated(key: string, holder: string, round: number, nowMs: number): void {
     const entry = this.entries.get(key);
     const active = entry?.active;
-    if (entry === undefined || active?.kind !== "write" || active.phase !== "invalidating") return;
+    if (entry === undefined || active?.kind !== "write" || active.phase !== "invalidating" || active.round !== round) return;
     if (!active.awaiting.delete(holder)) return;
     entry.holders.delete(holder);
     this.advance(key, entry, nowMs);
@@ -243,6 +266,7 @@ export class HomeDirectory {
       // A store call in flight finishes on its own; its answer finds the entry gone.
       if (active?.kind === "read") for (const r of active.readers) r.reply({ ok: false, error });
       else if (active?.kind === "write") for (const op of active.ops) op.reply({ ok: false, error });
+      // An active repair answers nobody; the reads behind it are in the queue.
       for (const op of entry.queue) op.reply({ ok: false, error });
     }
     this.entries.clear();
@@ -257,7 +281,7 @@ export class HomeDirectory {
   private entry(key: string): Entry {
     let entry = this.entries.get(key);
     if (entry === undefined) {
-      entry = { holders: new Map(), queue: [], active: null, noLeaseUntilMs: 0 };
+      entry = { holders: new Map(), queue: [], active: null, repair: null };
       this.entries.set(key, entry);
     }
     return entry;
@@ -273,8 +297,16 @@ export class HomeDirectory {
     if (active !== null) return;
     const next = entry.queue[0];
     if (next === undefined) {
-      if (entry.holders.size === 0 && nowMs >= entry.noLeaseUntilMs) this.entries.delete(key);
+      if (entry.holders.size === 0 && entry.repair === null) this.entries.delete(key);
       return;
+    }
+    if (entry.repair !== null) {
+      if (next.kind === "read") {
+        entry.active = { kind: "repair", change: entry.repair };
+        this.ports.storeWrite(key, entry.repair);
+        return;
+      }
+      // A write supersedes the repair: its store write goes after the late one too.
     }
     if (next.kind === "read") {
       if (nowMs < this.readableAt) {
@@ -298,7 +330,7 @@ export class HomeDirectory {
         count += 1;
       }
     }
-    const write: Active = { kind: "write", ops: entry.queue.splice(0, count) as WriteOp[], awaiting: new Set(), phase: "waiting-writable" };
+    const write: Active = { kind: "write", ops: entry.queue.splice(0, count) as WriteOp[], awaiting: new Set(), phase: "waiting-writable", round: ++this.rounds };
     entry.active = write;
     this.advanceWrite(key, entry, write, nowMs);
   }
@@ -315,7 +347,7 @@ export class HomeDirectory {
       for (const holder of entry.holders.keys()) {
         if (writers.has(holder)) continue;
         write.awaiting.add(holder);
-        this.ports.invalidate(key, holder);
+        this.ports.invalidate(key, holder, write.round);
       }
     }
     // A holder that does not answer is waited out: its lease ends, then it serves nothing.
