@@ -83,6 +83,8 @@ export class CacheService {
   private wakeAtMs = Infinity;
   private sweepTimer: ReturnType<typeof setInterval> | null = null;
   private stopped = false;
+  /** Whether this process already had a ring (and so a directory) before. */
+  private hadDirectory = false;
   /** The directory whose store epoch is being raised (one raise at a time). */
   private raising: HomeDirectory | null = null;
 
@@ -118,7 +120,13 @@ export class CacheService {
     this.directory = this.newDirectory();
     old.close(staleEpochError(epoch - 1, epoch));
     this.options.log.info("cache ring changed", { epoch, homes: this.ring.nodes.length, linesDropped: dropped });
-    this.raiseStoreEpoch(epoch, this.directory);
+    // The first directory of this process holds reads back too: a store write the previous
+    // process (before a restart) left in flight is ordered with nothing this one does, until
+    // the raise (a barrier write in the embedded store) and one lease have passed.
+    const isFirst = !this.hadDirectory;
+    this.hadDirectory = true;
+    if (isFirst) this.directory.holdReadsUntil(Infinity);
+    this.raiseStoreEpoch(epoch, this.directory, isFirst);
   }
 
   metrics(): CacheMetricsResult {

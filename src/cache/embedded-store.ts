@@ -54,9 +54,14 @@ export class EmbeddedStore implements BackingStore {
     return this.writes.add(epoch, [key], key.length);
   }
 
-  /** Group 0's log moves the epoch; this replica applied it before anyone here asks. */
-  advanceEpoch(_epoch: number): Promise<void> {
-    return Promise.resolve();
+  /**
+   * Group 0's log moves the epoch by itself; this writes an empty, fenced batch through the log
+   * as a barrier: once it is committed, any cache write proposed before it (by this process or
+   * one before a restart) has either been applied or can never be, so nothing this node reads
+   * afterwards can be overtaken by such a write.
+   */
+  async advanceEpoch(epoch: number): Promise<void> {
+    await this.writeBatch(epoch, []);
   }
 
   close(): Promise<void> {
