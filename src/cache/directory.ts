@@ -86,6 +86,8 @@ type Active =
       phase: "waiting-writable" | "invalidating" | "storing";
       /** Which invalidation request confirmations must answer (DirectoryPorts.invalidate). */
       round: number;
+      /** When the store write left (phase "storing"); leases granted on its value end by then + leaseMs. */
+      storeSentAtMs: number;
     }
   | { kind: "repair"; change: WriteChange };
 
@@ -232,8 +234,42 @@ export class HomeDirectory {
           grant: { found, value: found ? (op.change as { value: unknown }).value : null, state: "M", leaseMs, seq: ++this.seq, ...(result.existed === undefined ? {} : { existed: result.existed }) },
         });
       }
+      this.answerReadsAfterWrite(key, entry, last, active.storeSentAtMs, leasing, nowMs);
     }
     this.advance(key, entry, nowMs);
+  }
+
+  /**
+   * Reads that queued up while a write ran are answered with the value it just stored, without a
+   * store read: they are concurrent with the write, so they may take effect right after it, and
+   * no other write of the key can come between (one operation at a time here; a home of a newer
+   * ring writes only a lease after the store refused this epoch, which was after this write
+   * landed). Their leases end where a lease granted when the store write LEFT would end
+   * (storeSentAtMs + leaseMs), so a home slow to learn of a new ring grants nothing that outlives
+   * the new home's wait; once that is past, they go to the store as usual.
+   */
+  private answerReadsAfterWrite(key: string, entry: Entry, last: WriteOp, storeSentAtMs: number, leasing: boolean, nowMs: number): void {
+    const remainingMs = storeSentAtMs + this.options.leaseMs - nowMs;
+    if (remainingMs <= 0 || entry.queue[0]?.kind !== "read") return;
+    let count = 0;
+    while (count < entry.queue.length && entry.queue[count]!.kind === "read") count += 1;
+    const readers = entry.queue.splice(0, count) as ReadOp[];
+    const found = last.change.kind === "set";
+    const value = found ? (last.change as { value: unknown }).value : null;
+    const from = new Set(readers.map((r) => r.from));
+    // The writer holds M (when leasing); a reader other than it makes every line S.
+    const writerOnly = from.size === 1 && from.has(last.from);
+    const state: LineState = writerOnly ? "M" : "S";
+    if (leasing) {
+      const writer = entry.holders.get(last.from);
+      if (!writerOnly && writer !== undefined && writer.state !== "S") {
+        writer.state = "S";
+        this.ports.downgrade(key, last.from);
+      }
+      for (const reader of from) entry.holders.set(reader, { state, leaseEndMs: Math.max(entry.holders.get(reader)?.leaseEndMs ?? 0, storeSentAtMs + this.options.leaseMs) });
+    }
+    const grant: Grant = { found, value, state, leaseMs: leasing ? remainingMs : 0, seq: ++this.seq };
+    for (const reader of readers) reader.reply({ ok: true, grant });
   }
 
   /** `holder` confirmed it dropped `key` (or never had it) in answer to invalidation `round`. */
@@ -330,7 +366,7 @@ export class HomeDirectory {
         count += 1;
       }
     }
-    const write: Active = { kind: "write", ops: entry.queue.splice(0, count) as WriteOp[], awaiting: new Set(), phase: "waiting-writable", round: ++this.rounds };
+    const write: Active = { kind: "write", ops: entry.queue.splice(0, count) as WriteOp[], awaiting: new Set(), phase: "waiting-writable", round: ++this.rounds, storeSentAtMs: 0 };
     entry.active = write;
     this.advanceWrite(key, entry, write, nowMs);
   }
@@ -364,6 +400,7 @@ export class HomeDirectory {
       return;
     }
     write.phase = "storing";
+    write.storeSentAtMs = nowMs;
     this.ports.storeWrite(key, write.ops[write.ops.length - 1]!.change);
   }
 

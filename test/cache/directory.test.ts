@@ -362,7 +362,7 @@ describe("a confirmation counts only for its own round (home rule 5)", () => {
 });
 
 describe("operation order (home rule 1)", () => {
-  test("reads queued behind a write wait for it, then one store read serves them all", () => {
+  test("reads queued behind a write wait for it, then get the value it stored, without a store read", () => {
     const home = new Home();
     readThrough(home, "r0", "k", "A", "v1", 0);
     home.write("w", "k", "B", set("v2"), 10);
@@ -375,14 +375,35 @@ describe("operation order (home rule 1)", () => {
     expect(home.take()).toEqual(["storeWrite k set v2"]);
     expect(home.isAnswered("ra")).toBe(false);
     home.writeDone("k", 20);
-    // The read starts only once the write is in the store: it cannot see the old value.
-    expect(home.take()).toEqual(["storeRead k"]);
-    home.readDone("k", "v2", 25);
+    // Answered only once the write is in the store, with its value: never the old one. Their
+    // leases end where one granted when the store write left (at 14) would: 14 + LEASE_MS.
     const grants = ["ra", "rc", "rd"].map((name) => home.granted(name));
-    for (const grant of grants) expect(grant).toMatchObject({ value: "v2", state: "S", seq: grants[0]!.seq });
+    for (const grant of grants) expect(grant).toMatchObject({ value: "v2", state: "S", seq: grants[0]!.seq, leaseMs: 14 + LEASE_MS - 20 });
     expect(grants[0]!.seq).toBeGreaterThan(home.granted("w").seq);
     // B, the writer, held M: three new readers make it S.
     expect(home.take()).toEqual(["downgrade k B"]);
+    expect(home.holders("k")).toEqual({ A: `S until ${14 + LEASE_MS}`, B: `S until ${20 + LEASE_MS}`, C: `S until ${14 + LEASE_MS}`, D: `S until ${14 + LEASE_MS}` });
+  });
+
+  test("reads behind a write whose store write left a lease ago or more go to the store", () => {
+    const home = new Home();
+    home.write("w", "k", "B", set("v2"), 0);
+    expect(home.take()).toEqual(["storeWrite k set v2"]);
+    home.read("r", "k", "A", 1);
+    home.writeDone("k", LEASE_MS);
+    expect(home.isAnswered("r")).toBe(false);
+    expect(home.take()).toEqual(["storeRead k"]);
+    home.readDone("k", "v2", LEASE_MS + 1);
+    expect(home.granted("r")).toMatchObject({ value: "v2", leaseMs: LEASE_MS });
+  });
+
+  test("a delete answers the reads behind it NOT found; the writer alone reading keeps M", () => {
+    const home = new Home();
+    home.write("w", "k", "B", { kind: "delete" }, 0);
+    home.read("r", "k", "B", 1);
+    home.writeDone("k", 5);
+    expect(home.granted("r")).toMatchObject({ found: false, state: "M", leaseMs: LEASE_MS - 5 });
+    expect(home.take()).toEqual(["storeWrite k delete"]);
   });
 
   test("reads on both sides of a write are not merged across it", () => {
@@ -396,8 +417,8 @@ describe("operation order (home rule 1)", () => {
     expect(home.take()).toEqual(["invalidate k A"]);
     home.confirm("k", "A", 4);
     home.writeDone("k", 5);
-    expect(home.take()).toEqual(["storeWrite k set v2", "storeRead k"]);
-    home.readDone("k", "v2", 6);
+    // r2 came while the write ran: the written value, no store read; the writer B becomes S.
+    expect(home.take()).toEqual(["storeWrite k set v2", "downgrade k B"]);
     expect(home.granted("r2").value).toBe("v2");
   });
 
@@ -450,14 +471,15 @@ describe("operation order (home rule 1)", () => {
     home.read("r1", "k", "A", 0);
     home.read("r2", "k", "B", 0);
     home.write("w", "k", "C", set("v"), 0);
-    home.writeDone("k", 1);
+    // Failed definitely: the reads behind it go to the store.
+    home.directory.storeWriteDone("k", { ok: false, error: new SinkronError("UNAVAILABLE", "no"), ambiguous: false }, 1);
     expect(home.take()).toEqual(["storeWrite k set v0", "storeRead k"]);
     const error = new SinkronError("UNAVAILABLE", "store down");
     home.directory.storeReadDone("k", { ok: false, error }, 2);
     expect(home.answer("r1")).toEqual({ ok: false, error });
     expect(home.answer("r2")).toEqual({ ok: false, error });
-    expect(home.holders("k")).toEqual({ Z: `M until ${1 + LEASE_MS}` });
-    expect(home.take()).toEqual(["invalidate k Z"]);
+    expect(home.holders("k")).toEqual({});
+    expect(home.take()).toEqual(["storeWrite k set v"]);
   });
 
   test("answers from the store for a key with nothing in flight are ignored", () => {
@@ -487,7 +509,9 @@ describe("when writes may run", () => {
     // A's lease (to 200) ended while the write waited: nobody to invalidate.
     expect(home.take()).toEqual(["storeWrite k set v2"]);
     home.writeDone("k", 501);
-    expect(home.take()).toEqual(["storeRead k"]);
+    // r2 came while the write ran: it takes the written value, no store read (B: M → S).
+    expect(home.take()).toEqual(["downgrade k B"]);
+    expect(home.granted("r2")).toMatchObject({ value: "v2", leaseMs: LEASE_MS - 1 });
   });
 
   test("allowWritesFrom(Infinity) holds writes without asking for a wake-up; a finite time lets them go", () => {
@@ -654,8 +678,9 @@ describe("store writes with an unknown outcome are repaired (home rule 4)", () =
     expect(home.take()).toEqual(["storeWrite k set v2"]);
     home.writeDone("k", 40);
     expect(home.granted("w2")).toMatchObject({ state: "M", leaseMs: LEASE_MS });
-    // The write repaired too: the read behind it reads the store at once.
-    expect(home.take()).toEqual(["storeRead k"]);
+    // The write repaired too: the read behind it takes the written value (C: M → S).
+    expect(home.take()).toEqual(["downgrade k C"]);
+    expect(home.granted("r2")).toMatchObject({ value: "v2", state: "S" });
   });
 
   test("a later write supersedes the repair: its own store write only, leased, and reads after it read the store at once", () => {
