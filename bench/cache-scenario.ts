@@ -8,9 +8,9 @@
 // phases, bounds and measurements.
 import { connect, SinkronError, type SinkronClient } from "../src/client/index.ts";
 import { formatAddress } from "../src/util/address.ts";
-import { createLatencyHistogram, LatencyRecorder } from "./histogram.ts";
 import type { BenchReport } from "./report.ts";
-import { DRAIN_TIMEOUT_MS, type CommandMeasurements, type ErrorTally, type RunConfig, type RunHooks, type RunMeasurements, type RunTick } from "./runner.ts";
+import { RunTally, type RunConfig, type RunHooks, type RunMeasurements } from "./runner.ts";
+import { drivePhases, type DrivenRun } from "./phases.ts";
 import type { ReportSection, RunContext } from "./workloads.ts";
 
 /** The original system's figure for this scenario on 3 nodes, in requests/s. */
@@ -19,7 +19,6 @@ export const ORIGINAL_REQUESTS_PER_SEC = 176;
 export const STALE_CODE = "STALE";
 /** A call's deadline: past the node's own (5 s), so its UNAVAILABLE arrives before our TIMEOUT. */
 const CALL_TIMEOUT_MS = 10_000;
-const TICK_MS = 1_000;
 
 /** Reads and stale reads of every phase (a stale read in the warmup is as wrong as any). */
 export class ScenarioTally {
@@ -41,26 +40,19 @@ type Phase = "warmup" | "measure" | "drain" | "done";
 type Outcome = { code: string; message: string | null };
 const OK: Outcome = { code: "OK", message: null };
 
-class ScenarioRun {
+// No lastAnswerMs, so no stall check: every call has its deadline (CALL_TIMEOUT_MS), so it ends.
+class ScenarioRun extends RunTally implements DrivenRun {
   phase: Phase = "warmup";
-  interrupted = false;
-  requestsSent = 0;
-  requestsAnswered = 0;
-  requestsOk = 0;
-  requestsLost = 0;
   answersAll = 0;
   measuredInflight = 0;
-  inflight = 0;
+  private inflightNow = 0;
   activeRounds = 0;
-  measureStartMs = 0;
-  lastMeasuredAnswerMs = 0;
-  readonly commands = new Map<string, { answered: number; ok: number; latencyUs: LatencyRecorder }>();
-  readonly errors = new Map<string, ErrorTally>();
   private ticketsLeft: number;
   private finish: () => void = () => {};
   readonly finished = new Promise<void>((resolve) => (this.finish = resolve));
 
   constructor(config: RunConfig) {
+    super();
     this.ticketsLeft = config.requestsTotal ?? Number.POSITIVE_INFINITY;
   }
 
@@ -89,7 +81,7 @@ class ScenarioRun {
   /** One request; its outcome, or null once the run is over (its numbers are final). */
   async call(client: SinkronClient, command: string, args: Record<string, unknown>, isMeasured: boolean, check: (value: unknown) => Outcome, onError: (error: SinkronError) => Outcome): Promise<Outcome | null> {
     if (this.phase === "done") return null;
-    this.inflight++;
+    this.inflightNow++;
     if (isMeasured) {
       this.measuredInflight++;
       this.requestsSent++;
@@ -101,7 +93,7 @@ class ScenarioRun {
     } catch (error) {
       outcome = error instanceof SinkronError ? onError(error) : { code: "INTERNAL", message: String(error) };
     }
-    this.inflight--;
+    this.inflightNow--;
     // Ended while this call was out (interrupted, or given up on): the numbers are final.
     if (this.isOver()) return null;
     const nowMs = performance.now();
@@ -109,7 +101,7 @@ class ScenarioRun {
     if (isMeasured) {
       this.measuredInflight--;
       this.lastMeasuredAnswerMs = nowMs;
-      this.record(command, outcome, (nowMs - sentMs) * 1000);
+      this.recordAnswer(command, outcome.code, (nowMs - sentMs) * 1000, outcome.message);
     }
     return outcome;
   }
@@ -118,8 +110,11 @@ class ScenarioRun {
     return this.phase === "done";
   }
 
+  inflight(): number {
+    return this.inflightNow;
+  }
+
   startMeasuring(nowMs: number): void {
-    if (this.phase !== "warmup") return;
     this.phase = this.ticketsLeft <= 0 ? "drain" : "measure";
     this.measureStartMs = nowMs;
     this.lastMeasuredAnswerMs = nowMs;
@@ -132,10 +127,7 @@ class ScenarioRun {
 
   giveUp(code: string, message: string): void {
     if (this.phase === "done") return;
-    if (this.measuredInflight > 0) {
-      this.requestsLost += this.measuredInflight;
-      this.tally(code, this.measuredInflight, message);
-    }
+    if (this.measuredInflight > 0) this.recordLost(code, this.measuredInflight, message);
     this.end();
   }
 
@@ -143,46 +135,6 @@ class ScenarioRun {
     if (this.phase === "done") return;
     this.phase = "done";
     this.finish();
-  }
-
-  measurements(): RunMeasurements {
-    const commands = new Map<string, CommandMeasurements>();
-    const latencyUs = createLatencyHistogram();
-    for (const [command, c] of this.commands) {
-      c.latencyUs.flush();
-      commands.set(command, { answered: c.answered, ok: c.ok, latencyUs: c.latencyUs.histogram });
-      latencyUs.add(c.latencyUs.histogram);
-    }
-    const endMs = this.interrupted ? performance.now() : this.lastMeasuredAnswerMs;
-    return {
-      latencyUs,
-      commands,
-      requestsSent: this.requestsSent,
-      requestsAnswered: this.requestsAnswered,
-      requestsOk: this.requestsOk,
-      requestsLost: this.requestsLost,
-      errors: this.errors,
-      elapsedMs: this.measureStartMs === 0 ? 0 : Math.max(0, endMs - this.measureStartMs),
-      interrupted: this.interrupted,
-    };
-  }
-
-  private record(command: string, outcome: Outcome, latencyUs: number): void {
-    let tally = this.commands.get(command);
-    if (tally === undefined) this.commands.set(command, (tally = { answered: 0, ok: 0, latencyUs: new LatencyRecorder() }));
-    this.requestsAnswered++;
-    tally.answered++;
-    tally.latencyUs.record(latencyUs);
-    if (outcome.code === "OK") {
-      this.requestsOk++;
-      tally.ok++;
-    } else this.tally(outcome.code, 1, outcome.message);
-  }
-
-  private tally(code: string, count: number, message: string | null): void {
-    const tally = this.errors.get(code);
-    if (tally === undefined) this.errors.set(code, { count, message });
-    else tally.count += count;
   }
 }
 
@@ -201,29 +153,18 @@ export async function driveCacheScenario(config: RunConfig, context: RunContext,
   const { tally } = setup;
   tally.nodes = context.nodes.length;
   tally.loops = config.connections * config.pipelineDepth;
-  const onAbort = () => {
-    run.interrupted = true;
-    run.end();
-  };
-  hooks.signal?.addEventListener("abort", onAbort);
-  if (hooks.signal?.aborted) onAbort();
-  const startMs = performance.now();
-  const timers = schedulePhases(run, config);
-  const ticker = startTicker(run, startMs, hooks);
   // A tag of this run in every value: a value left by an earlier run is stale too.
   const runTag = `${Date.now().toString(36)}${Math.floor(Math.random() * 1e6).toString(36)}`;
-  for (let c = 0; c < clients.length; c++) {
-    for (let p = 0; p < config.pipelineDepth; p++) {
-      const loop = c * config.pipelineDepth + p;
-      void clientLoop(run, tally, clients[c]!, loop, `scenario-${loop}`, (round) => padTo(`${runTag}:${loop}:${round}:`, setup.valueBytes));
-    }
-  }
   try {
-    await run.finished;
+    await drivePhases(run, config, hooks, () => {
+      for (let c = 0; c < clients.length; c++) {
+        for (let p = 0; p < config.pipelineDepth; p++) {
+          const loop = c * config.pipelineDepth + p;
+          void clientLoop(run, tally, clients[c]!, loop, `scenario-${loop}`, (round) => padTo(`${runTag}:${loop}:${round}:`, setup.valueBytes));
+        }
+      }
+    });
   } finally {
-    clearInterval(ticker);
-    for (const timer of timers) clearTimeout(timer);
-    hooks.signal?.removeEventListener("abort", onAbort);
     await Promise.all(clients.flat().map((client) => client.close()));
   }
   return run.measurements();
@@ -284,47 +225,6 @@ async function connectClients(clients: number, context: RunContext): Promise<Sin
     await Promise.all(connected.map((client) => client.close()));
     throw error;
   }
-}
-
-/** Warmup → measure → drain (bounded by DRAIN_TIMEOUT_MS), as the runner does. */
-function schedulePhases(run: ScenarioRun, config: RunConfig): ReturnType<typeof setTimeout>[] {
-  const timers: ReturnType<typeof setTimeout>[] = [];
-  // A --requests run drains when its tickets run out; every call has its deadline, so it ends.
-  const beginDrain = () => {
-    run.stopIssuing();
-    timers.push(setTimeout(() => run.giveUp("NO_ANSWER", `no answer within ${DRAIN_TIMEOUT_MS} ms after the run ended`), DRAIN_TIMEOUT_MS));
-  };
-  const beginMeasuring = () => {
-    run.startMeasuring(performance.now());
-    if (config.durationMs !== null) timers.push(setTimeout(beginDrain, config.durationMs));
-  };
-  if (config.warmupMs === 0) beginMeasuring();
-  else timers.push(setTimeout(beginMeasuring, config.warmupMs));
-  return timers;
-}
-
-function startTicker(run: ScenarioRun, startMs: number, hooks: RunHooks): ReturnType<typeof setInterval> {
-  let answersAtLastTick = 0;
-  let lastTickMs = startMs;
-  let phaseOfInterval: Phase = run.phase;
-  return setInterval(() => {
-    const nowMs = performance.now();
-    const answersPerSec = ((run.answersAll - answersAtLastTick) * 1000) / (nowMs - lastTickMs);
-    answersAtLastTick = run.answersAll;
-    lastTickMs = nowMs;
-    const phase = phaseOfInterval;
-    phaseOfInterval = run.phase;
-    if (phase === "done") return;
-    const tick: RunTick = {
-      phase,
-      elapsedMs: nowMs - startMs,
-      answersPerSec,
-      answersMeasured: run.requestsAnswered,
-      failuresMeasured: run.requestsAnswered - run.requestsOk + run.requestsLost,
-      inflight: run.inflight,
-    };
-    hooks.onTick?.(tick);
-  }, TICK_MS);
 }
 
 /** The scenario's lines: requests/s against the original's, and the stale reads of every phase. */

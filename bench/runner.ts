@@ -8,6 +8,7 @@ import { createLatencyHistogram, LatencyRecorder } from "./histogram.ts";
 import { LoadConnection, type LoadSink } from "./load-connection.ts";
 import type { Workload } from "./workloads.ts";
 import type { BenchOptions } from "./args.ts";
+import { drivePhases, type DrivenRun, type RunPhase } from "./phases.ts";
 
 /** What the runner needs of the parsed options (bench/args.ts documents each). */
 export type RunConfig = Pick<BenchOptions, "target" | "connections" | "pipelineDepth" | "durationMs" | "requestsTotal" | "warmupMs" | "token">;
@@ -56,13 +57,7 @@ export interface RunMeasurements {
   interrupted: boolean;
 }
 
-/** Waiting for answers after the last request was sent; the rest are counted as NO_ANSWER. */
-export const DRAIN_TIMEOUT_MS = 10_000;
-/** No answer at all for this long while requests are in flight ends the run (NO_ANSWER). */
-export const STALL_TIMEOUT_MS = 10_000;
-const TICK_MS = 1_000;
-
-type Phase = "connect" | "warmup" | "measure" | "drain" | "done";
+export { DRAIN_TIMEOUT_MS, STALL_TIMEOUT_MS } from "./phases.ts";
 
 interface CommandTally {
   answered: number;
@@ -70,9 +65,11 @@ interface CommandTally {
   latencyUs: LatencyRecorder;
 }
 
-class LoadRun implements LoadSink {
-  phase: Phase = "connect";
-  readonly connections: LoadConnection[] = [];
+/**
+ * What a run measures, kept as it goes and turned into RunMeasurements at the end: the
+ * runner's LoadRun and the cache scenario's driver (cache-scenario.ts) both build on it.
+ */
+export class RunTally {
   // One recorder per command (merged for the total at the end), so a run of one command
   // records each latency once and a mixed run keeps each command's runs of equal values.
   readonly commands = new Map<string, CommandTally>();
@@ -83,38 +80,11 @@ class LoadRun implements LoadSink {
   requestsAnswered = 0;
   requestsOk = 0;
   requestsLost = 0;
-  answersAll = 0;
   measureStartMs = 0;
   lastMeasuredAnswerMs = 0;
-  lastAnswerMs = 0;
   interrupted = false;
-  private ticketsLeft: number;
-  private finish: () => void = () => {};
-  readonly finished = new Promise<void>((resolve) => (this.finish = resolve));
 
-  constructor(readonly config: RunConfig) {
-    this.ticketsLeft = config.requestsTotal ?? Number.POSITIVE_INFINITY;
-  }
-
-  takeTicket(): boolean {
-    switch (this.phase) {
-      case "warmup":
-        return true;
-      case "measure":
-        if (this.ticketsLeft <= 0) return false;
-        this.ticketsLeft--;
-        this.requestsSent++;
-        if (this.ticketsLeft === 0) this.phase = "drain";
-        return true;
-      default:
-        return false;
-    }
-  }
-
-  isMeasuring(): boolean {
-    return this.phase === "measure" || this.phase === "drain";
-  }
-
+  /** An answer to a measured `command` request. `code` is "OK" or the failure's code. */
   recordAnswer(command: string, code: string, latencyUs: number, message: string | null): void {
     this.requestsAnswered++;
     const tally = this.commandTally(command);
@@ -126,8 +96,31 @@ class LoadRun implements LoadSink {
     } else this.tally(code, 1, message);
   }
 
+  /** Measured requests that will never be answered. */
+  recordLost(code: string, count: number, message: string): void {
+    this.requestsLost += count;
+    this.tally(code, count, message);
+  }
+
+  /** What was measured; the elapsed time ends at the last measured answer, or now for an interrupted run. */
+  measurements(): RunMeasurements {
+    const { commands, latencyUs } = this.results();
+    const endMs = this.interrupted ? performance.now() : this.lastMeasuredAnswerMs;
+    return {
+      latencyUs,
+      commands,
+      requestsSent: this.requestsSent,
+      requestsAnswered: this.requestsAnswered,
+      requestsOk: this.requestsOk,
+      requestsLost: this.requestsLost,
+      errors: this.errors,
+      elapsedMs: this.measureStartMs === 0 ? 0 : Math.max(0, endMs - this.measureStartMs),
+      interrupted: this.interrupted,
+    };
+  }
+
   /** Per-command numbers so far, with the latency histograms flushed; the total histogram merged from them. */
-  results(): { commands: Map<string, CommandMeasurements>; latencyUs: Histogram } {
+  private results(): { commands: Map<string, CommandMeasurements>; latencyUs: Histogram } {
     const commands = new Map<string, CommandMeasurements>();
     for (const [command, tally] of this.commands) {
       tally.latencyUs.flush();
@@ -150,9 +143,44 @@ class LoadRun implements LoadSink {
     return tally;
   }
 
-  recordLost(code: string, count: number, message: string): void {
-    this.requestsLost += count;
-    this.tally(code, count, message);
+  private tally(code: string, count: number, message: string | null): void {
+    const tally = this.errors.get(code);
+    if (tally === undefined) this.errors.set(code, { count, message });
+    else tally.count += count;
+  }
+}
+
+class LoadRun extends RunTally implements LoadSink, DrivenRun {
+  phase: RunPhase = "connect";
+  readonly connections: LoadConnection[] = [];
+  answersAll = 0;
+  lastAnswerMs = 0;
+  private ticketsLeft: number;
+  private finish: () => void = () => {};
+  readonly finished = new Promise<void>((resolve) => (this.finish = resolve));
+
+  constructor(readonly config: RunConfig) {
+    super();
+    this.ticketsLeft = config.requestsTotal ?? Number.POSITIVE_INFINITY;
+  }
+
+  takeTicket(): boolean {
+    switch (this.phase) {
+      case "warmup":
+        return true;
+      case "measure":
+        if (this.ticketsLeft <= 0) return false;
+        this.ticketsLeft--;
+        this.requestsSent++;
+        if (this.ticketsLeft === 0) this.phase = "drain";
+        return true;
+      default:
+        return false;
+    }
+  }
+
+  isMeasuring(): boolean {
+    return this.phase === "measure" || this.phase === "drain";
   }
 
   noteAnswers(count: number, nowMs: number): void {
@@ -202,12 +230,6 @@ class LoadRun implements LoadSink {
     for (const connection of this.connections) total += connection.inflight;
     return total;
   }
-
-  private tally(code: string, count: number, message: string | null): void {
-    const tally = this.errors.get(code);
-    if (tally === undefined) this.errors.set(code, { count, message });
-    else tally.count += count;
-  }
 }
 
 /**
@@ -223,82 +245,10 @@ export async function runLoad(config: RunConfig, workload: () => Workload, hooks
     run.end();
     throw error;
   }
-  const onAbort = () => {
-    run.interrupted = true;
-    run.end();
-  };
-  hooks.signal?.addEventListener("abort", onAbort);
-  if (hooks.signal?.aborted) onAbort();
-
-  const startMs = performance.now();
-  run.lastAnswerMs = startMs;
-  const timers = schedulePhases(run, config);
-  const ticker = startTicker(run, startMs, hooks);
-  for (const connection of run.connections) connection.startLoad();
-  await run.finished;
-
-  clearInterval(ticker);
-  for (const timer of timers) clearTimeout(timer);
-  hooks.signal?.removeEventListener("abort", onAbort);
-  const { commands, latencyUs } = run.results();
-  const endMs = run.interrupted ? performance.now() : run.lastMeasuredAnswerMs;
-  return {
-    latencyUs,
-    commands,
-    requestsSent: run.requestsSent,
-    requestsAnswered: run.requestsAnswered,
-    requestsOk: run.requestsOk,
-    requestsLost: run.requestsLost,
-    errors: run.errors,
-    elapsedMs: run.measureStartMs === 0 ? 0 : Math.max(0, endMs - run.measureStartMs),
-    interrupted: run.interrupted,
-  };
-}
-
-/** Warmup → measure (→ drain after the duration, bounded by DRAIN_TIMEOUT_MS); returns the timers. */
-function schedulePhases(run: LoadRun, config: RunConfig): ReturnType<typeof setTimeout>[] {
-  const timers: ReturnType<typeof setTimeout>[] = [];
-  const beginDrain = () => {
-    run.stopIssuing();
-    if (run.phase !== "drain") return;
-    timers.push(setTimeout(() => run.giveUp("NO_ANSWER", `no answer within ${DRAIN_TIMEOUT_MS} ms after the run ended`), DRAIN_TIMEOUT_MS));
-  };
-  const beginMeasuring = () => {
-    if (run.phase !== "warmup") return;
-    run.startMeasuring(performance.now());
-    if (config.durationMs !== null) timers.push(setTimeout(beginDrain, config.durationMs));
-  };
-  if (run.phase === "connect") run.phase = "warmup";
-  if (config.warmupMs === 0) beginMeasuring();
-  else timers.push(setTimeout(beginMeasuring, config.warmupMs));
-  return timers;
-}
-
-/** Once a second: the stall check, then a progress tick describing the second just past. */
-function startTicker(run: LoadRun, startMs: number, hooks: RunHooks): ReturnType<typeof setInterval> {
-  let answersAtLastTick = 0;
-  let lastTickMs = startMs;
-  // The rate covers the past second, so it is labelled with the phase that second began in.
-  let phaseOfInterval = run.phase;
-  return setInterval(() => {
-    const nowMs = performance.now();
-    if (run.inflight() > 0 && nowMs - run.lastAnswerMs > STALL_TIMEOUT_MS) {
-      run.giveUp("NO_ANSWER", `no answer at all for ${STALL_TIMEOUT_MS} ms`);
-      return;
-    }
-    const answersPerSec = ((run.answersAll - answersAtLastTick) * 1000) / (nowMs - lastTickMs);
-    answersAtLastTick = run.answersAll;
-    lastTickMs = nowMs;
-    const phase = phaseOfInterval;
-    phaseOfInterval = run.phase;
-    if (phase !== "warmup" && phase !== "measure" && phase !== "drain") return;
-    hooks.onTick?.({
-      phase,
-      elapsedMs: nowMs - startMs,
-      answersPerSec,
-      answersMeasured: run.requestsAnswered,
-      failuresMeasured: run.requestsAnswered - run.requestsOk + run.requestsLost,
-      inflight: run.inflight(),
-    });
-  }, TICK_MS);
+  await drivePhases(run, config, hooks, (startMs) => {
+    // Nothing answered yet: the stall check counts from the start.
+    run.lastAnswerMs = startMs;
+    for (const connection of run.connections) connection.startLoad();
+  });
+  return run.measurements();
 }

@@ -14,6 +14,8 @@ import {
   CACHE_SET,
   CACHE_STORE_READ,
   CACHE_WRITE,
+  type CacheGetResult,
+  type CacheMetricsResult,
 } from "../protocol/commands.ts";
 import { SinkronError } from "../protocol/errors.ts";
 import { encodeValue, Preencoded } from "../protocol/msgpack.ts";
@@ -24,7 +26,7 @@ import type { Logger } from "../util/log.ts";
 import { HomeDirectory, type Grant, type WriteChange } from "./directory.ts";
 import type { EmbeddedStore } from "./embedded-store.ts";
 import { LEASE_DRIFT_FRACTION, type CacheSettings } from "./limits.ts";
-import { keyBytes, LineTable, type LineState } from "./lines.ts";
+import { keyBytes, LineTable } from "./lines.ts";
 import { isStaleEpoch, staleEpochError, type BackingStore } from "./store.ts";
 
 export interface CacheRingSource {
@@ -44,24 +46,6 @@ export interface CacheServiceOptions {
   settings: CacheSettings;
   log: Logger;
 }
-
-export interface CacheMetricsResult {
-  hits: number;
-  misses: number;
-  writes: number;
-  invalidations: number;
-  evictions: number;
-  entries: number;
-  bytes: number;
-  capacity: number;
-  capacityBytes: number;
-  store: string;
-  leaseMs: number;
-  epoch: number;
-  homedKeys: number;
-}
-
-type GetResult = { value: unknown; source: "cache" | "store"; state: LineState };
 
 /** How long a node waits before asking again after a refusal it expects to clear (ring catching up). */
 const RETRY_PAUSE_MS = 10;
@@ -186,14 +170,14 @@ export class CacheService {
    * CACHE.GET: a hit answers at once, without a promise; a miss asks the key's home. `wire`:
    * a hit's answer comes encoded (once per line and state) for the server to send as it is.
    */
-  get(key: string, wire: true): GetResult | Preencoded | Promise<GetResult>;
-  get(key: string, wire?: false): GetResult | Promise<GetResult>;
-  get(key: string, wire = false): GetResult | Preencoded | Promise<GetResult> {
+  get(key: string, wire: true): CacheGetResult | Preencoded | Promise<CacheGetResult>;
+  get(key: string, wire?: false): CacheGetResult | Promise<CacheGetResult>;
+  get(key: string, wire = false): CacheGetResult | Preencoded | Promise<CacheGetResult> {
     const line = this.lines.lookup(key, performance.now());
     if (line !== undefined) {
       this.hits += 1;
       if (!line.found) throw notFound(key);
-      const answer: GetResult = { value: line.value, source: "cache", state: line.state };
+      const answer: CacheGetResult = { value: line.value, source: "cache", state: line.state };
       if (!wire) return answer;
       return (line.memo as Preencoded | undefined) ?? (line.memo = new Preencoded(encodeValue(answer)));
     }

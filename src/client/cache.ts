@@ -1,42 +1,13 @@
 // Typed CACHE.* calls (DESIGN.md table, PROTOCOL.md §10): the coherent per-node cache.
 // Thin on purpose: coherence is the node's job (src/cache/README.md).
+import type { CacheGetResult, CacheLineState, CacheMetricsResult } from "../protocol/commands.ts";
 import type { CallOptions, Caller } from "./caller.ts";
 
-/** MESI state of the line on the answering node after the read. */
-export type CacheLineState = "M" | "E" | "S";
-export type CacheEntry = {
-  value: unknown;
-  /** "cache": served from this node's line, no network round trip; "store": fetched through the key's home. */
-  source: "cache" | "store";
-  state: CacheLineState;
-};
-/** One node's cache counters (counts since it started) and its settings. */
-export type CacheMetrics = {
-  /** GETs answered from a line. */
-  hits: number;
-  /** GETs that asked the key's home. */
-  misses: number;
-  /** SETs and DELs this node acknowledged. */
-  writes: number;
-  /** Lines dropped because another node wrote their key. */
-  invalidations: number;
-  /** Lines dropped by the LRU bounds. */
-  evictions: number;
-  /** Lines held now, and their bytes (key + value + 96 a line). */
-  entries: number;
-  bytes: number;
-  /** The bounds: --cache-max-entries, --cache-max-bytes. */
-  capacity: number;
-  capacityBytes: number;
-  /** The backing store: "embedded" or "redis". */
-  store: string;
-  /** --cache-lease-ms: how long a line may be served without asking its home. */
-  leaseMs: number;
-  /** The ring epoch this node's lines and directory belong to. */
-  epoch: number;
-  /** Keys this node's home directory tracks holders for now. */
-  homedKeys: number;
-};
+/** CACHE.GET's answer: the value, where it came from and the line's state. */
+export type CacheEntry = CacheGetResult;
+/** CACHE.METRICS's answer: one node's cache counters (counts since it started) and its settings. */
+export type CacheMetrics = CacheMetricsResult;
+export type { CacheLineState };
 
 export class CacheApi {
   constructor(private readonly caller: Caller) {}

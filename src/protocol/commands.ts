@@ -283,6 +283,17 @@ const cacheKey = () => str("the key", { bytesMax: CACHE_KEY_BYTES_MAX });
 const cacheValue = () => anyValue("the value: any MessagePack data", { bytesMax: CACHE_VALUE_BYTES_MAX, overLimit: "BAD_REQUEST" });
 const ringEpoch = () => int("the ring epoch the sender believes in", { min: 0, max: Number.MAX_SAFE_INTEGER });
 
+/** MESI state of the line on the answering node after the read. */
+export type CacheLineState = "M" | "E" | "S";
+
+/** CACHE.GET's result. */
+export type CacheGetResult = {
+  value: unknown;
+  /** "cache": served from this node's line, no network round trip; "store": fetched through the key's home. */
+  source: "cache" | "store";
+  state: CacheLineState;
+};
+
 export const CACHE_GET = {
   name: "CACHE.GET",
   summary: "coherent read: from this node's cache while its lease runs, else from the key's home",
@@ -310,6 +321,34 @@ export const CACHE_INVALIDATE = {
   args: schema({ key: optional(cacheKey()) }),
   result: "{invalidated: number}",
 } satisfies CommandInfo;
+
+/** CACHE.METRICS's result: one node's cache counters (counts since it started) and its settings. */
+export type CacheMetricsResult = {
+  /** GETs answered from a line. */
+  hits: number;
+  /** GETs that asked the key's home. */
+  misses: number;
+  /** SETs and DELs this node acknowledged. */
+  writes: number;
+  /** Lines dropped because another node wrote their key. */
+  invalidations: number;
+  /** Lines dropped by the LRU bounds. */
+  evictions: number;
+  /** Lines held now, and their bytes (key + value + 96 a line). */
+  entries: number;
+  bytes: number;
+  /** The bounds: --cache-max-entries, --cache-max-bytes. */
+  capacity: number;
+  capacityBytes: number;
+  /** The backing store: "embedded" or "redis". */
+  store: string;
+  /** --cache-lease-ms: how long a line may be served without asking its home. */
+  leaseMs: number;
+  /** The ring epoch this node's lines and directory belong to. */
+  epoch: number;
+  /** Keys this node's home directory tracks holders for now. */
+  homedKeys: number;
+};
 
 export const CACHE_METRICS = {
   name: "CACHE.METRICS",

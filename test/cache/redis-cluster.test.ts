@@ -8,6 +8,7 @@ import { SinkronError, type SinkronClient } from "../../src/client/index.ts";
 import { EPOCH_KEY } from "../../src/cache/redis-store.ts";
 import { HashRing } from "../../src/util/hash-ring.ts";
 import { TestCluster } from "../helpers/cluster.ts";
+import { rejection } from "../helpers/outcomes.ts";
 import { startRedis, type RedisServer } from "../helpers/redis.ts";
 
 const IDS = ["n1", "n2", "n3"];
@@ -38,16 +39,6 @@ function keyHomedAt(home: string, label: string): string {
 function cli(...args: string[]): string {
   const result = Bun.spawnSync([REDIS_CLI_PATH, "-p", String(redis.port), ...args], { stdin: "ignore" });
   return result.stdout.toString().replace(/\n$/, "");
-}
-
-async function rejection(promise: Promise<unknown>): Promise<SinkronError> {
-  const outcome = await promise.then(
-    (value) => ({ value }),
-    (error: unknown) => ({ error }),
-  );
-  if (!("error" in outcome)) throw new Error(`expected a rejection, got ${JSON.stringify(outcome.value)}`);
-  expect(outcome.error).toBeInstanceOf(SinkronError);
-  return outcome.error as SinkronError;
 }
 
 /** Sets `key` through `client` until it succeeds (each home writes only once its store epoch is raised and a lease passed). */

@@ -7,8 +7,9 @@ import { afterAll, beforeAll, beforeEach, expect, test } from "bun:test";
 import { SinkronError, type CacheEntry, type CacheMetrics, type SinkronClient } from "../../src/client/index.ts";
 import { LINE_OVERHEAD_BYTES } from "../../src/cache/lines.ts";
 import { HashRing } from "../../src/util/hash-ring.ts";
-import { checkLinearizable, kvModel, type KvInput, type KvOutput, type Operation } from "../checkers/linearizability.ts";
+import { checkLinearizable, kvModel } from "../checkers/linearizability.ts";
 import { TestCluster } from "../helpers/cluster.ts";
+import { recordCacheGet, recordCacheSet, rejection, type KvHistory } from "../helpers/outcomes.ts";
 
 const IDS = ["n1", "n2", "n3"] as const;
 /** Long enough that no line of a scripted sequence runs out while the sequence runs. */
@@ -41,16 +42,6 @@ function freshKey(label: string, home?: string): string {
 
 function lineBytes(key: string, valueBytes: number): number {
   return Buffer.byteLength(key) + valueBytes + LINE_OVERHEAD_BYTES;
-}
-
-async function rejection(promise: Promise<unknown>): Promise<SinkronError> {
-  const outcome = await promise.then(
-    (value) => ({ value }),
-    (error: unknown) => ({ error }),
-  );
-  if (!("error" in outcome)) throw new Error(`expected a rejection, got ${JSON.stringify(outcome.value)}`);
-  expect(outcome.error).toBeInstanceOf(SinkronError);
-  return outcome.error as SinkronError;
 }
 
 async function metricsOf(id: string): Promise<CacheMetrics> {
@@ -313,7 +304,7 @@ test("internal commands from a client are UNAUTHORIZED and do nothing", async ()
 
 test("coherence under concurrency: pipelined sets and gets on every node are linearizable per key, and every node ends on the same value", async () => {
   const keys = Array.from({ length: 6 }, () => freshKey("conc"));
-  const history: Operation<KvInput, KvOutput>[] = [];
+  const history: KvHistory = [];
   // Kept small enough per key (about 6 operations in flight) that the checker's search stays short.
   const ROUNDS = 25;
   const IN_FLIGHT = 6;
@@ -323,26 +314,8 @@ test("coherence under concurrency: pipelined sets and gets on every node are lin
   const one = async (client: SinkronClient, writer: string): Promise<void> => {
     const n = opCount++;
     const key = keys[n % keys.length]!;
-    const callMs = performance.now();
-    if (Math.floor(n / keys.length) % 3 === 0) {
-      const value = `${writer}-${n}`;
-      try {
-        await client.cache.set({ key, value });
-        history.push({ key, input: { kind: "set", value }, output: null, callMs, returnMs: performance.now() });
-      } catch (error) {
-        if (!(error instanceof SinkronError)) throw error;
-        history.push({ key, input: { kind: "set", value }, output: null, callMs, returnMs: Infinity });
-      }
-    } else {
-      try {
-        const { value, source } = await client.cache.get({ key });
-        if (source === "cache") hits++;
-        history.push({ key, input: { kind: "get" }, output: { value: value as string }, callMs, returnMs: performance.now() });
-      } catch (error) {
-        if (!(error instanceof SinkronError)) throw error;
-        if (error.code === "NOT_FOUND") history.push({ key, input: { kind: "get" }, output: { value: null }, callMs, returnMs: performance.now() });
-      }
-    }
+    if (Math.floor(n / keys.length) % 3 === 0) await recordCacheSet(history, client, key, `${writer}-${n}`);
+    else if ((await recordCacheGet(history, client, key)) === "cache") hits++;
   };
   // Two connections per node; each round sends IN_FLIGHT requests on each without waiting.
   const extra = await Promise.all(IDS.map((id) => cluster.client(id)));

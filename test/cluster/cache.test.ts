@@ -7,7 +7,8 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { connect, SinkronError, type CacheEntry, type SinkronClient } from "../../src/client/index.ts";
 import { HashRing } from "../../src/util/hash-ring.ts";
-import { checkLinearizable, kvModel, type KvInput, type KvOutput, type Operation } from "../checkers/linearizability.ts";
+import { checkLinearizable, kvModel } from "../checkers/linearizability.ts";
+import { recordCacheGet, recordCacheSet, type KvHistory } from "../helpers/outcomes.ts";
 import { ProcessCluster } from "../helpers/process-cluster.ts";
 import { startRedis, type RedisServer } from "../helpers/redis.ts";
 
@@ -86,7 +87,7 @@ async function waitWritable(cluster: ProcessCluster, client: SinkronClient): Pro
  * that failed may or may not have happened, a failed CACHE.GET happened not at all.
  */
 async function runWorkload(cluster: ProcessCluster, writer: string, readers: string[], opened: SinkronClient[]) {
-  const history: Operation<KvInput, KvOutput>[] = [];
+  const history: KvHistory = [];
   const sources = { cache: 0, store: 0, failed: 0 };
   const endMs = performance.now() + WORKLOAD_MS;
   let seq = 0;
@@ -94,8 +95,8 @@ async function runWorkload(cluster: ProcessCluster, writer: string, readers: str
   const writeLoop = async (client: SinkronClient, w: number) => {
     for (let i = 0; performance.now() < endMs; i++) {
       const key = KEYS[(w + i) % KEYS.length]!;
-      const callMs = performance.now();
       if (i % 10 === 9) {
+        const callMs = performance.now();
         try {
           const { deleted } = (await client.cache.del({ key })) as { deleted: boolean };
           history.push({ key, input: { kind: "del" }, output: { deleted }, callMs, returnMs: performance.now() });
@@ -105,30 +106,14 @@ async function runWorkload(cluster: ProcessCluster, writer: string, readers: str
         }
         continue;
       }
-      const value = `w${w}-${seq++}`;
-      try {
-        await client.cache.set({ key, value });
-        history.push({ key, input: { kind: "set", value }, output: null, callMs, returnMs: performance.now() });
-      } catch (error) {
-        if (!(error instanceof SinkronError)) throw error;
-        history.push({ key, input: { kind: "set", value }, output: null, callMs, returnMs: Infinity });
-      }
+      await recordCacheSet(history, client, key, `w${w}-${seq++}`);
     }
   };
 
   const readLoop = async (client: SinkronClient, r: number) => {
     for (let i = 0; performance.now() < endMs; i++) {
-      const key = KEYS[(r + i) % KEYS.length]!;
-      const callMs = performance.now();
-      try {
-        const { value, source } = await client.cache.get({ key });
-        sources[source] += 1;
-        history.push({ key, input: { kind: "get" }, output: { value: value as string }, callMs, returnMs: performance.now() });
-      } catch (error) {
-        if (!(error instanceof SinkronError)) throw error;
-        if (error.code === "NOT_FOUND") history.push({ key, input: { kind: "get" }, output: { value: null }, callMs, returnMs: performance.now() });
-        else sources.failed += 1;
-      }
+      const outcome = await recordCacheGet(history, client, KEYS[(r + i) % KEYS.length]!);
+      if (outcome !== "not-found") sources[outcome] += 1;
     }
   };
 

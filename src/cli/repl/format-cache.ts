@@ -1,6 +1,7 @@
 // Readable REPL answers for the cache commands: a value with where it came from and the line's
 // state, a node's counters as a small table with the hit ratio, short sentences for the rest.
 // Falls back to the generic view for anything it does not recognise.
+import type { CacheMetricsResult } from "../../protocol/commands.ts";
 import { formatValue, type Outcome } from "./format.ts";
 
 const STATE_NAMES: Readonly<Record<string, string>> = { M: "modified", E: "exclusive", S: "shared" };
@@ -8,18 +9,8 @@ const STATE_NAMES: Readonly<Record<string, string>> = { M: "modified", E: "exclu
 const int = new Intl.NumberFormat("en-US", { maximumFractionDigits: 0 });
 
 /** The counters CACHE.METRICS answers with that this view reads; the rest is shown as given. */
-type Metrics = {
-  hits: number;
-  misses: number;
-  writes: number;
-  invalidations: number;
-  evictions: number;
-  entries: number;
-  bytes: number;
-  capacity: number;
-  capacityBytes: number;
-};
-const METRIC_FIELDS = ["hits", "misses", "writes", "invalidations", "evictions", "entries", "bytes", "capacity", "capacityBytes"] as const;
+const METRIC_FIELDS = ["hits", "misses", "writes", "invalidations", "evictions", "entries", "bytes", "capacity", "capacityBytes"] as const satisfies readonly (keyof CacheMetricsResult)[];
+type Metrics = Pick<CacheMetricsResult, (typeof METRIC_FIELDS)[number]>;
 
 /** A person-readable line (or lines) for a cache command's OK answer, or null to use the generic view. */
 export function formatCacheAnswer(command: string, outcome: Outcome): string | null {
