@@ -333,7 +333,7 @@ export class CacheService {
     this.wakeTimer = setTimeout(() => {
       this.wakeTimer = null;
       this.wakeAtMs = Infinity;
-      this.directory.tick(performance.now());
+      this.directory.wake(performance.now());
     }, Math.max(0, Math.ceil(atMs - performance.now())));
   }
 

@@ -945,3 +945,29 @@ describe("bounds and lifetime", () => {
     expect(home.isAnswered("r0")).toBe(true);
   });
 });
+
+describe("wake: the timer's cheap path", () => {
+  test("moves on only the keys waiting on time; sweeping expired entries is tick's job", () => {
+    const home = new Home();
+    readThrough(home, "r1", "a", "A", "v1", 0);
+    readThrough(home, "r2", "b", "B", "x", 0);
+    home.write("w", "a", "C", set("v2"), 10);
+    expect(home.take()).toEqual(["invalidate a A"]);
+    // A never answers: at the end of its lease the write goes on; b's entry stays until a tick.
+    home.directory.wake(LEASE_MS);
+    expect(home.take()).toEqual(["storeWrite a set v2"]);
+    expect(home.directory.size).toBe(2);
+    home.directory.tick(LEASE_MS);
+    expect(home.holders("b")).toEqual({});
+  });
+
+  test("keys held back by allowWritesFrom(Infinity) move once writes are allowed and wake runs", () => {
+    const home = new Home({ writableAtMs: Infinity });
+    home.write("w", "k", "A", set("v"), 0);
+    home.directory.wake(1e9);
+    expect(home.take()).toEqual([]);
+    home.directory.allowWritesFrom(50);
+    home.directory.wake(50);
+    expect(home.take()).toEqual(["storeWrite k set v"]);
+  });
+});

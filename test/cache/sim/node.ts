@@ -285,7 +285,7 @@ export class CacheNode {
     this.wakeTimer = this.process.setTimer(Math.max(0, Math.ceil(atMs - this.now())), () => {
       this.wakeTimer = null;
       this.wakeAtMs = Infinity;
-      this.directory.tick(this.now());
+      this.directory.wake(this.now());
     });
   }
 
