@@ -120,11 +120,13 @@ export class LockService {
           const pending = this.pending.get(requestId);
           if (pending === undefined) return;
           // A transport failure or deadline (forwarding timed out, connection lost) does not say
-          // the entry was dropped: it may still commit. Only refusals the table itself made are
-          // definite; for the rest the client hears "outcome unknown", never TIMEOUT.
+          // the entry was dropped: it may still commit. Only refusals the table itself made
+          // (marked `decided`; a try-lock's TIMEOUT is one) are definite; for the rest the client
+          // hears "outcome unknown", never TIMEOUT.
           const failure = asSinkronError(error);
-          const isDefinite = failure.code !== "UNAVAILABLE" && failure.code !== "TIMEOUT" && failure.code !== "INTERNAL";
-          this.finish(requestId, pending, () => pending.reject(isDefinite ? failure : outcomeUnknown(args.name, failure.message)));
+          const isDefinite = failure.details.decided === true || (failure.code !== "UNAVAILABLE" && failure.code !== "TIMEOUT" && failure.code !== "INTERNAL");
+          const { decided: _internal, ...details } = failure.details;
+          this.finish(requestId, pending, () => pending.reject(isDefinite ? new SinkronError(failure.code, failure.message, details) : outcomeUnknown(args.name, failure.message)));
           if (!isDefinite) void this.propose(ctx, "lock.cancel", { requestId }).catch(() => {});
         },
       );

@@ -509,7 +509,9 @@ export class LockTable implements StateMachine {
 
   private refuse(args: AcquireArgs, code: LockErrorCode, message: string, details: Pick<LockRefusal, "cycle" | "cancelled"> = {}): unknown {
     this.decide(args, { ...details, error: code, message, name: args.name });
-    return appliedError(code, message, { ...details, name: args.name });
+    // `decided`: the table refused it in the log, a definite outcome — unlike a TIMEOUT or
+    // UNAVAILABLE from the way there (a forward that timed out), after which it may still commit.
+    return appliedError(code, message, { ...details, name: args.name, decided: true });
   }
 
   /** A malformed acquire still gets its one outcome when it names its request. */

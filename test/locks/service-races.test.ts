@@ -113,3 +113,24 @@ test("disconnect while the acquire is still being forwarded: the cancel applies 
   expect(outcomes).toEqual(["B TIMEOUT cancelled"]);
   expect(holders(h.table, "r")).toEqual([]);
 });
+
+test("a try-lock refused by the leader's table, answered before this replica applies it, is TIMEOUT, not 'outcome unknown'", async () => {
+  // The leader's table (ahead of this replica): A holds r there; its refusal comes back as the
+  // forwarded proposal's error, marked `decided`, before this replica's own table decides it.
+  const leader = new LockTable();
+  leader.apply({ op: "lock.acquire", args: { name: "r", mode: "exclusive", owner: "A", requestId: "x:1", waitMs: 0, ttlMs: null, nowMs: 1000 }, rid: null }, { index: 1, term: 1 });
+  let index = 1;
+  const h = harness(async (args) => {
+    const result = leader.apply({ op: args.op, args: args.args, rid: args.rid }, { index: ++index, term: 1 }) as Record<string, unknown>;
+    if (typeof result.$error === "string") {
+      const { $error, message, ...details } = result;
+      throw new SinkronError($error as SinkronError["code"], message as string, details);
+    }
+    return result;
+  });
+  const failure = await h.acquire({ name: "r", mode: "exclusive", owner: "B", waitMs: 0 }).catch((e: SinkronError) => e);
+  expect(failure).toBeInstanceOf(SinkronError);
+  expect((failure as SinkronError).code).toBe("TIMEOUT");
+  expect((failure as SinkronError).details).toEqual({ name: "r" });
+  expect(h.cancels()).toEqual([]);
+});
