@@ -5,6 +5,7 @@ import { NodeServer, type ConnectionSummary } from "../server/server.ts";
 import { DEFAULT_SERVER_LIMITS } from "../server/limits.ts";
 import { CommandRegistry } from "../server/registry.ts";
 import { createLogger, type Logger } from "../util/log.ts";
+import { HttpApi } from "../http/server.ts";
 import { RaftHost, DEFAULT_RAFT_TIMING, SNAPSHOT_ENTRIES_DEFAULT, SNAPSHOT_LOG_BYTES_DEFAULT } from "../replication/raft-host.ts";
 import { CompositeStateMachine } from "../replication/state-machine-composite.ts";
 import { LeaderRouter } from "../replication/leader-router.ts";
@@ -67,6 +68,7 @@ export class SinkronNode {
     deliver: (message) => this.host.step(message),
   };
   private group0: RaftGroup | null = null;
+  private http: HttpApi | null = null;
 
   constructor(config: NodeConfig, log: Logger = createLogger(config.id, config.logLevel)) {
     this.config = config;
@@ -126,6 +128,11 @@ export class SinkronNode {
     return this.server.port;
   }
 
+  /** The HTTP API's bound port; null without --http. */
+  get httpPort(): number | null {
+    return this.http?.port ?? null;
+  }
+
   connections(): ConnectionSummary[] {
     return this.server.connectionList();
   }
@@ -177,10 +184,15 @@ export class SinkronNode {
     this.queueService.start();
     this.cacheService.start();
     this.ringHealth.start();
+    if (this.config.http !== null) {
+      this.http = new HttpApi({ ...this.config.http, registry: this.registry, token: this.config.token, log: this.log.child("http") });
+      this.http.start();
+    }
     this.log.info("listening", { address: `${this.config.listen.host}:${this.server.port}`, members: this.config.peers.length, durability: this.host.durability });
   }
 
   async stop(): Promise<void> {
+    await this.http?.stop();
     this.lockService?.stop();
     this.queueService?.stop();
     this.ringHealth?.stop();

@@ -15,8 +15,11 @@ export const TEST_CLUSTER_SECRET = "test-cluster-secret";
 
 export const FAST_RAFT: Partial<RaftSettings> = { tickMs: 10, electionTicks: 10, heartbeatTicks: 2 };
 
-/** Settings every node of a TestCluster gets besides the defaults (the cache's, its Redis store). */
-export type TestNodeOptions = Partial<Pick<NodeConfig, "cache" | "redisUrl" | "redisPrefix">>;
+/**
+ * Settings every node of a TestCluster gets besides the defaults (the cache's, its Redis store,
+ * the HTTP API: give port 0 and each node binds its own, see SinkronNode.httpPort).
+ */
+export type TestNodeOptions = Partial<Pick<NodeConfig, "cache" | "redisUrl" | "redisPrefix" | "http">>;
 
 export class TestCluster {
   readonly nodes = new Map<string, SinkronNode>();
