@@ -1,7 +1,7 @@
 // The container files cannot be built here (no Docker engine), so this checks what can be
 // checked: compose.yaml parses and describes the 3-node cluster, the Dockerfile says what
-// docs/docker.md promises, and the healthcheck one-liner — the golden PING frame over TCP,
-// identical in both files — passes against a live node and fails otherwise.
+// docs/docker.md promises, and both healthcheck one-liners — the Dockerfile's golden PING frame
+// over TCP, compose's GET /health on the HTTP port — pass against a live node and fail otherwise.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import type { TCPSocketListener } from "bun";
 import { readFileSync } from "node:fs";
@@ -12,6 +12,7 @@ import { frameOf } from "../../src/protocol/frame.ts";
 import { encodeValue } from "../../src/protocol/msgpack.ts";
 import { CommandRegistry } from "../../src/server/registry.ts";
 import { NodeServer } from "../../src/server/server.ts";
+import { HttpApi } from "../../src/http/server.ts";
 import { silentLogger } from "../../src/util/log.ts";
 import { toHex } from "../../protocol/vectors/values.ts";
 
@@ -67,6 +68,13 @@ const dockerfile = dockerfileInstructions(text("Dockerfile"));
 const instruction = (keyword: string): string[] => dockerfile.filter(([k]) => k === keyword).map(([, rest]) => rest);
 const NODES = ["n1", "n2", "n3"];
 
+/** compose's nodes run with --http: their healthcheck asks GET /health (the same for all three). */
+const composeHealthcheck = (): string[] => {
+  const test = parseCompose(text("compose.yaml")).services.n1!.healthcheck!.test;
+  expect(test[0]).toBe("CMD");
+  return test.slice(1);
+};
+
 const dockerHealthcheck = (): string[] => {
   const rest = instruction("HEALTHCHECK")[0]!;
   return JSON.parse(rest.slice(rest.indexOf("CMD ") + 4)) as string[];
@@ -94,7 +102,7 @@ describe("compose.yaml", () => {
       });
       expect(node.ports).toEqual([`127.0.0.1:${7001 + i}:7001`, `127.0.0.1:${8001 + i}:8001`]);
       expect(node.volumes).toEqual([`${name}-data:/data`]);
-      expect(node.healthcheck?.test).toEqual(["CMD", ...dockerHealthcheck()]);
+      expect(node.healthcheck?.test).toEqual(["CMD", ...composeHealthcheck()]);
       expect(node.depends_on).toEqual({ redis: { condition: "service_healthy" } });
     });
   }
@@ -212,5 +220,48 @@ describe("the healthcheck one-liner", () => {
     closed.stop(true);
     expect(await runHealthcheck(closedPort)).not.toBe(0);
     expect(await runHealthcheck(impostor.port)).not.toBe(0);
+  });
+});
+
+describe("compose's healthcheck one-liner (GET /health)", () => {
+  const apis: HttpApi[] = [];
+  const startApi = (leader: string | null, token: string | null): HttpApi => {
+    const registry = new CommandRegistry();
+    registerCoreCommands(registry, {
+      nodeId: "n1",
+      token,
+      status: () => ({ node: "n1", role: leader === "n1" ? "leader" : "follower", term: 1, leader, commitIndex: 0, appliedIndex: 0, members: [] }),
+    });
+    const api = new HttpApi({ host: "127.0.0.1", port: 0, registry, token, log: silentLogger });
+    api.start();
+    apis.push(api);
+    return api;
+  };
+
+  const runHealthcheck = async (port: number): Promise<number> => {
+    const [command, ...args] = composeHealthcheck();
+    expect(command).toBe("bun");
+    const child = Bun.spawn([process.execPath, ...args], { env: { ...process.env, SINKRON_HTTP: `0.0.0.0:${port}` }, stdout: "ignore", stderr: "ignore" });
+    return await child.exited;
+  };
+
+  afterAll(async () => {
+    await Promise.all(apis.map((api) => api.stop()));
+  });
+
+  test("passes while the node knows a leader, with or without a token", async () => {
+    expect(await runHealthcheck(startApi("n2", null).port)).toBe(0);
+    expect(await runHealthcheck(startApi("n1", "s3cret").port)).toBe(0);
+  });
+
+  test("fails without a leader, against a closed port and against something that is not sinkron", async () => {
+    expect(await runHealthcheck(startApi(null, null).port)).not.toBe(0);
+    const closed = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { data: () => {} } });
+    const closedPort = closed.port;
+    closed.stop(true);
+    expect(await runHealthcheck(closedPort)).not.toBe(0);
+    const impostor = Bun.serve({ hostname: "127.0.0.1", port: 0, fetch: () => new Response("not sinkron", { status: 404 }) });
+    expect(await runHealthcheck(impostor.port!)).not.toBe(0);
+    impostor.stop(true);
   });
 });
