@@ -86,6 +86,9 @@ workloads:
   cache-mix               CACHE.GET / CACHE.SET at --read-ratio over --keys keys (default 10,000) drawn from a Zipf(--zipf) law
   cache-scenario          the original report's: each client (--connections, default 10) writes a unique value
                           on node i, reads it back on node i+1; a read of anything else is STALE (rounds/s)
+  http                    the original report's Locust scenarios (lock, queue, cache) against the HTTP API;
+                          its own flags: sinkron bench http --http URL [--scenario lock|queue|cache|all]
+                          [--users 10] [--duration 10s] [--warmup 1s] [--json out.json] [--token T] [--quiet]
 
 options:
   --target host:port      node to load (required)
@@ -185,23 +188,82 @@ function parseQueueName(name: string): string {
   return name;
 }
 
-function readFlags(argv: readonly string[]): Map<string, string> {
+export type HttpScenarioName = "lock" | "queue" | "cache";
+export const HTTP_SCENARIOS: readonly HttpScenarioName[] = ["lock", "queue", "cache"];
+/** The original report's Locust runs: 10 users each. */
+export const HTTP_USERS_DEFAULT = 10;
+
+/** `sinkron bench http …`: the HTTP API's scenarios have flags of their own (no --target: --http URLs). */
+export interface HttpBenchOptions {
+  scenarios: HttpScenarioName[];
+  /** Closed-loop users per scenario, spread round-robin over `bases`. */
+  users: number;
+  durationMs: number;
+  warmupMs: number;
+  /** The nodes' HTTP base URLs, without a trailing slash: `http://127.0.0.1:8001`. */
+  bases: string[];
+  jsonPath: string | null;
+  token: string | null;
+  showProgress: boolean;
+}
+
+const HTTP_VALUE_FLAGS = new Set(["http", "scenario", "users", "duration", "warmup", "json", "token"]);
+const HTTP_BOOLEAN_FLAGS = new Set(["quiet"]);
+
+/** Parses the flags after `http` (`--http URL` is repeatable and takes comma-separated URLs). */
+export function parseHttpBenchArgs(argv: readonly string[]): HttpBenchOptions {
+  const flags = readFlags(argv, HTTP_VALUE_FLAGS, HTTP_BOOLEAN_FLAGS, new Set(["http"]));
+  const httpText = flags.get("http");
+  if (httpText === undefined) throw new BenchUsageError("--http http://host:port is required (repeatable, or comma-separated)");
+  const bases = httpText.split(",").map((part) => part.trim()).filter((part) => part !== "");
+  if (bases.length === 0 || bases.length > NODES_MAX) throw new BenchUsageError(`--http takes 1..${NODES_MAX} URLs, got '${httpText}'`);
+  const scenarioText = flags.get("scenario") ?? "all";
+  if (scenarioText !== "all" && !HTTP_SCENARIOS.includes(scenarioText as HttpScenarioName)) {
+    throw new BenchUsageError(`--scenario must be lock, queue, cache or all, got '${scenarioText}'`);
+  }
+  return {
+    scenarios: scenarioText === "all" ? [...HTTP_SCENARIOS] : [scenarioText as HttpScenarioName],
+    users: parseCount("users", flags.get("users") ?? String(HTTP_USERS_DEFAULT), 1, CONNECTIONS_MAX),
+    durationMs: parseDurationFlag("duration", flags.get("duration") ?? `${DURATION_MS_DEFAULT}ms`, 1),
+    warmupMs: parseDurationFlag("warmup", flags.get("warmup") ?? `${WARMUP_MS_DEFAULT}ms`, 0),
+    bases: bases.map(parseBaseUrl),
+    jsonPath: flags.get("json") ?? null,
+    token: flags.get("token") ?? null,
+    showProgress: !flags.has("quiet"),
+  };
+}
+
+function parseBaseUrl(text: string): string {
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    throw new BenchUsageError(`--http takes URLs such as http://127.0.0.1:8001, got '${text}'`);
+  }
+  if (url.protocol !== "http:" && url.protocol !== "https:") throw new BenchUsageError(`--http takes http:// or https:// URLs, got '${text}'`);
+  if (url.search !== "" || url.hash !== "") throw new BenchUsageError(`--http takes a base URL without query or fragment, got '${text}'`);
+  return url.href.replace(/\/+$/, "");
+}
+
+/** `repeatable` flags may be given more than once: their values are joined with commas. */
+function readFlags(argv: readonly string[], valueFlags: ReadonlySet<string> = VALUE_FLAGS, booleanFlags: ReadonlySet<string> = BOOLEAN_FLAGS, repeatable: ReadonlySet<string> = new Set()): Map<string, string> {
   const flags = new Map<string, string>();
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
     if (!arg.startsWith("--")) throw new BenchUsageError(`unexpected argument '${arg}'`);
     const eq = arg.indexOf("=");
     const name = eq < 0 ? arg.slice(2) : arg.slice(2, eq);
-    if (flags.has(name)) throw new BenchUsageError(`--${name} given twice`);
-    if (BOOLEAN_FLAGS.has(name)) {
+    if (flags.has(name) && !repeatable.has(name)) throw new BenchUsageError(`--${name} given twice`);
+    if (booleanFlags.has(name)) {
       if (eq >= 0) throw new BenchUsageError(`--${name} takes no value`);
       flags.set(name, "");
       continue;
     }
-    if (!VALUE_FLAGS.has(name)) throw new BenchUsageError(`unknown option --${name}`);
+    if (!valueFlags.has(name)) throw new BenchUsageError(`unknown option --${name}`);
     const value = eq >= 0 ? arg.slice(eq + 1) : argv[++i];
     if (value === undefined || value === "") throw new BenchUsageError(`--${name} needs a value`);
-    flags.set(name, value);
+    const earlier = flags.get(name);
+    flags.set(name, earlier === undefined ? value : `${earlier},${value}`);
   }
   return flags;
 }

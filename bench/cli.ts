@@ -42,6 +42,8 @@ export async function runBench(argv: string[], io: BenchIo = defaultIo()): Promi
     io.stdout.write(BENCH_USAGE);
     return argv.length === 0 ? EXIT_USAGE : EXIT_OK;
   }
+  // The HTTP API's scenarios take flags of their own (--http URLs, no --target).
+  if (argv[0] === "http") return (await import("./http-bench.ts")).runHttpBench(argv.slice(1), io);
   let options: BenchOptions;
   try {
     options = parseBenchArgs(argv);

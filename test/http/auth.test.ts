@@ -29,7 +29,8 @@ beforeAll(() => {
 afterAll(() => api.stop());
 
 test("no token, a wrong token or another scheme: 401 and nothing ran", async () => {
-  for (const headers of [{}, { authorization: "Bearer nope" }, { authorization: `Basic ${TOKEN}` }]) {
+  const attempts: Record<string, string>[] = [{}, { authorization: "Bearer nope" }, { authorization: `Basic ${TOKEN}` }];
+  for (const headers of attempts) {
     const response = await fetch(`${base}/status`, { headers });
     expect(response.status).toBe(401);
     expect(response.headers.get("www-authenticate")).toBe("Bearer");
