@@ -9,8 +9,9 @@
 import { connect, SinkronError, type SinkronClient } from "../src/client/index.ts";
 import { formatAddress } from "../src/util/address.ts";
 import type { BenchReport } from "./report.ts";
-import { RunTally, type RunConfig, type RunHooks, type RunMeasurements } from "./runner.ts";
-import { drivePhases, type DrivenRun } from "./phases.ts";
+import { type RunConfig, type RunHooks, type RunMeasurements } from "./runner.ts";
+import { drivePhases } from "./phases.ts";
+import { RoundRun, StaleReadTally } from "./round-run.ts";
 import type { ReportSection, RunContext } from "./workloads.ts";
 
 /** The original system's figure for this scenario on 3 nodes, in requests/s. */
@@ -20,121 +21,32 @@ export const STALE_CODE = "STALE";
 /** A call's deadline: past the node's own (5 s), so its UNAVAILABLE arrives before our TIMEOUT. */
 const CALL_TIMEOUT_MS = 10_000;
 
-/** Reads and stale reads of every phase (a stale read in the warmup is as wrong as any). */
-export class ScenarioTally {
+/** Stale reads, and the shape of the run they came from. */
+export class ScenarioTally extends StaleReadTally {
   nodes = 0;
   loops = 0;
-  reads = 0;
-  staleReads = 0;
-  firstStale: string | null = null;
-
-  noteStale(message: string): void {
-    this.staleReads++;
-    this.firstStale ??= message;
-  }
 }
 
 const isMap = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === "object";
 
-type Phase = "warmup" | "measure" | "drain" | "done";
 type Outcome = { code: string; message: string | null };
 const OK: Outcome = { code: "OK", message: null };
 
-// No lastAnswerMs, so no stall check: every call has its deadline (CALL_TIMEOUT_MS), so it ends.
-class ScenarioRun extends RunTally implements DrivenRun {
-  phase: Phase = "warmup";
-  answersAll = 0;
-  measuredInflight = 0;
-  private inflightNow = 0;
-  activeRounds = 0;
-  private ticketsLeft: number;
-  private finish: () => void = () => {};
-  readonly finished = new Promise<void>((resolve) => (this.finish = resolve));
-
+class ScenarioRun extends RoundRun {
+  /** A round is two requests of --requests. */
   constructor(config: RunConfig) {
-    super();
-    this.ticketsLeft = config.requestsTotal ?? Number.POSITIVE_INFINITY;
+    super(config.requestsTotal ?? null, 2);
   }
 
-  /** Whether a new round may start (null: no more) and whether it is measured; a round is two requests of --requests. */
-  startRound(): boolean | null {
-    switch (this.phase) {
-      case "warmup":
-        this.activeRounds++;
-        return false;
-      case "measure":
-        if (this.ticketsLeft <= 0) return null;
-        this.ticketsLeft -= 2;
-        if (this.ticketsLeft <= 0) this.phase = "drain";
-        this.activeRounds++;
-        return true;
-      default:
-        return null;
-    }
-  }
-
-  endRound(): void {
-    this.activeRounds--;
-    if (this.phase === "drain" && this.activeRounds === 0) this.end();
-  }
-
-  /** One request; its outcome, or null once the run is over (its numbers are final). */
-  async call(client: SinkronClient, command: string, args: Record<string, unknown>, isMeasured: boolean, check: (value: unknown) => Outcome, onError: (error: SinkronError) => Outcome): Promise<Outcome | null> {
-    if (this.phase === "done") return null;
-    this.inflightNow++;
-    if (isMeasured) {
-      this.measuredInflight++;
-      this.requestsSent++;
-    }
-    const sentMs = performance.now();
-    let outcome: Outcome;
-    try {
-      outcome = check(await client.call(command, args, { timeoutMs: CALL_TIMEOUT_MS }));
-    } catch (error) {
-      outcome = error instanceof SinkronError ? onError(error) : { code: "INTERNAL", message: String(error) };
-    }
-    this.inflightNow--;
-    // Ended while this call was out (interrupted, or given up on): the numbers are final.
-    if (this.isOver()) return null;
-    const nowMs = performance.now();
-    this.answersAll++;
-    if (isMeasured) {
-      this.measuredInflight--;
-      this.lastMeasuredAnswerMs = nowMs;
-      this.recordAnswer(command, outcome.code, (nowMs - sentMs) * 1000, outcome.message);
-    }
-    return outcome;
-  }
-
-  isOver(): boolean {
-    return this.phase === "done";
-  }
-
-  inflight(): number {
-    return this.inflightNow;
-  }
-
-  startMeasuring(nowMs: number): void {
-    this.phase = this.ticketsLeft <= 0 ? "drain" : "measure";
-    this.measureStartMs = nowMs;
-    this.lastMeasuredAnswerMs = nowMs;
-  }
-
-  stopIssuing(): void {
-    if (this.phase === "warmup" || this.phase === "measure") this.phase = "drain";
-    if (this.phase === "drain" && this.activeRounds === 0) this.end();
-  }
-
-  giveUp(code: string, message: string): void {
-    if (this.phase === "done") return;
-    if (this.measuredInflight > 0) this.recordLost(code, this.measuredInflight, message);
-    this.end();
-  }
-
-  end(): void {
-    if (this.phase === "done") return;
-    this.phase = "done";
-    this.finish();
+  /** One request (each with its deadline, CALL_TIMEOUT_MS); its outcome, or null once the run is over. */
+  call(client: SinkronClient, command: string, args: Record<string, unknown>, isMeasured: boolean, check: (value: unknown) => Outcome, onError: (error: SinkronError) => Outcome): Promise<Outcome | null> {
+    return this.measure(command, isMeasured, async () => {
+      try {
+        return check(await client.call(command, args, { timeoutMs: CALL_TIMEOUT_MS }));
+      } catch (error) {
+        return error instanceof SinkronError ? onError(error) : { code: "INTERNAL", message: String(error) };
+      }
+    });
   }
 }
 

@@ -6,8 +6,9 @@
 // measurements, so the report is the runner's; http-bench.ts runs the scenarios and prints
 // them next to the original's table.
 import type { HttpScenarioName } from "./args.ts";
-import { drivePhases, type DrivenRun } from "./phases.ts";
-import { RunTally, type RunHooks, type RunMeasurements } from "./runner.ts";
+import { drivePhases } from "./phases.ts";
+import { RoundRun, StaleReadTally } from "./round-run.ts";
+import { type RunHooks, type RunMeasurements } from "./runner.ts";
 
 /** A call's deadline: past the longest wait a request asks the node for (5 s), so the node's own answer comes first. */
 export const HTTP_CALL_TIMEOUT_MS = 10_000;
@@ -49,76 +50,26 @@ export interface HttpScenarioConfig {
   token: string | null;
 }
 
-/** Reads and stale reads of every phase (a stale read in the warmup is as wrong as any). */
-export class HttpScenarioTally {
-  reads = 0;
-  staleReads = 0;
-  firstStale: string | null = null;
-
-  noteStale(message: string): void {
-    this.staleReads++;
-    this.firstStale ??= message;
-  }
-}
+/** Stale reads of the cache scenario. */
+export class HttpScenarioTally extends StaleReadTally {}
 
 type Outcome = { code: string; message: string | null; value?: unknown };
 /** Looks at an answer's status and parsed body: an outcome other than the default, or null. */
 type Check = (status: number, value: unknown) => Outcome | null;
 const isMap = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === "object";
 
-// No lastAnswerMs, so no stall check: every call has its deadline (HTTP_CALL_TIMEOUT_MS), so it ends.
-class HttpRun extends RunTally implements DrivenRun {
-  phase: "connect" | "warmup" | "measure" | "drain" | "done" = "warmup";
-  answersAll = 0;
-  private measuredInflight = 0;
-  private inflightNow = 0;
-  private activeRounds = 0;
-  /** Aborts every call still out once the run is over. */
-  private readonly abort = new AbortController();
-  private finish: () => void = () => {};
-  readonly finished = new Promise<void>((resolve) => (this.finish = resolve));
-
+class HttpRun extends RoundRun {
   constructor(private readonly headers: Record<string, string>) {
-    super();
-  }
-
-  /** Whether a new round may start (null: no more) and whether it is measured. */
-  startRound(): boolean | null {
-    if (this.phase !== "warmup" && this.phase !== "measure") return null;
-    this.activeRounds++;
-    return this.phase === "measure";
-  }
-
-  endRound(): void {
-    this.activeRounds--;
-    if (this.phase === "drain" && this.activeRounds === 0) this.end();
+    super(null, 1);
   }
 
   /**
-   * One HTTP request; its outcome (`value`: the parsed JSON body of a 2xx), or null once the run
-   * is over. Any non-2xx is a failure `HTTP_<status>`, as Locust counts it, unless `refused`
-   * names it otherwise; `check` may refuse a 2xx (null: OK).
+   * One HTTP request (deadline HTTP_CALL_TIMEOUT_MS); its outcome (`value`: the parsed JSON body
+   * of a 2xx), or null once the run is over. Any non-2xx is a failure `HTTP_<status>`, as Locust
+   * counts it, unless `refused` names it otherwise; `check` may refuse a 2xx (null: OK).
    */
-  async call(endpoint: string, method: "GET" | "POST", url: string, body: unknown, isMeasured: boolean, check: Check = () => null, refused: Check = () => null): Promise<Outcome | null> {
-    if (this.phase === "done") return null;
-    this.inflightNow++;
-    if (isMeasured) {
-      this.measuredInflight++;
-      this.requestsSent++;
-    }
-    const sentMs = performance.now();
-    const outcome = await this.fetchOutcome(method, url, body, check, refused);
-    this.inflightNow--;
-    // Ended while this call was out (interrupted, or given up on): the numbers are final.
-    if (this.isOver()) return null;
-    const nowMs = performance.now();
-    this.answersAll++;
-    if (isMeasured) {
-      this.measuredInflight--;
-      this.lastMeasuredAnswerMs = nowMs;
-      this.recordAnswer(endpoint, outcome.code, (nowMs - sentMs) * 1000, outcome.message);
-    }
-    return outcome;
+  call(endpoint: string, method: "GET" | "POST", url: string, body: unknown, isMeasured: boolean, check: Check = () => null, refused: Check = () => null): Promise<Outcome | null> {
+    return this.measure(endpoint, isMeasured, () => this.fetchOutcome(method, url, body, check, refused));
   }
 
   private async fetchOutcome(method: string, url: string, body: unknown, check: Check, refused: Check): Promise<Outcome> {
@@ -140,38 +91,6 @@ class HttpRun extends RunTally implements DrivenRun {
       if (name === "TimeoutError") return { code: NO_ANSWER_CODE, message: `${method} ${url}: no answer within ${HTTP_CALL_TIMEOUT_MS} ms` };
       return { code: CONNECTION_FAILED_CODE, message: `${method} ${url}: ${(error as Error).message}` };
     }
-  }
-
-  isOver(): boolean {
-    return this.phase === "done";
-  }
-
-  inflight(): number {
-    return this.inflightNow;
-  }
-
-  startMeasuring(nowMs: number): void {
-    this.phase = "measure";
-    this.measureStartMs = nowMs;
-    this.lastMeasuredAnswerMs = nowMs;
-  }
-
-  stopIssuing(): void {
-    if (this.phase === "warmup" || this.phase === "measure") this.phase = "drain";
-    if (this.phase === "drain" && this.activeRounds === 0) this.end();
-  }
-
-  giveUp(code: string, message: string): void {
-    if (this.phase === "done") return;
-    if (this.measuredInflight > 0) this.recordLost(code, this.measuredInflight, message);
-    this.end();
-  }
-
-  end(): void {
-    if (this.phase === "done") return;
-    this.phase = "done";
-    this.abort.abort();
-    this.finish();
   }
 }
 
