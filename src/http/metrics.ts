@@ -48,6 +48,30 @@ function num(map: unknown, key: string): number {
   return typeof value === "number" ? value : 0;
 }
 
+/** A field of STATUS's open-ended fields; undefined when absent. */
+function field(map: unknown, key: string): unknown {
+  return map === null || typeof map !== "object" ? undefined : (map as Record<string, unknown>)[key];
+}
+
+function numbers(value: unknown): number[] {
+  return Array.isArray(value) && value.every((n) => typeof n === "number") ? (value as number[]) : [];
+}
+
+/**
+ * A histogram STATUS reports in milliseconds ({boundsMs, counts cumulative with +Inf last, sumMs,
+ * count}) as Prometheus seconds: `_bucket{le}` cumulative, `+Inf` equal to `_count`, `_sum`.
+ */
+function histogramSamples(snapshot: unknown, labels: Labels = {}): Sample[] {
+  const boundsMs = numbers(field(snapshot, "boundsMs"));
+  let counts = numbers(field(snapshot, "counts"));
+  const count = num(snapshot, "count");
+  if (counts.length !== boundsMs.length + 1) counts = [...boundsMs.map(() => 0), count];
+  const samples: Sample[] = boundsMs.map((ms, i) => ({ suffix: "_bucket", labels: { ...labels, le: ms / 1000 }, value: counts[i]! }));
+  samples.push({ suffix: "_bucket", labels: { ...labels, le: "+Inf" }, value: counts[boundsMs.length]! });
+  samples.push({ suffix: "_sum", labels, value: num(snapshot, "sumMs") / 1000 }, { suffix: "_count", labels, value: count });
+  return samples;
+}
+
 const RAFT_ROLES = ["leader", "follower", "candidate", "precandidate", "learner"] as const;
 
 function raftMetrics(out: Exposition, s: StatusResult): void {
@@ -62,7 +86,31 @@ function raftMetrics(out: Exposition, s: StatusResult): void {
     .metric("sinkron_raft_syncs_total", "counter", "write-ahead log fsyncs", num(s.raft, "syncs"))
     .metric("sinkron_raft_messages_sent_total", "counter", "Raft messages sent to peers", num(s.raft, "messagesSent"))
     .metric("sinkron_raft_snapshots_taken_total", "counter", "snapshots taken", num(s.raft, "snapshotsTaken"))
-    .metric("sinkron_raft_snapshots_installed_total", "counter", "snapshots installed from a leader", num(s.raft, "snapshotsInstalled"));
+    .metric("sinkron_raft_snapshots_installed_total", "counter", "snapshots installed from a leader", num(s.raft, "snapshotsInstalled"))
+    .metric("sinkron_raft_proposals_total", "counter", "entries this node appended to its groups' logs as leader (accepted proposals)", num(s.raft, "proposals"))
+    .metric("sinkron_raft_elections_total", "counter", "elections this node started (a group became candidate)", num(s.raft, "elections"))
+    .metric("sinkron_raft_leader_changes_total", "counter", "new leaders this node's groups learnt of", num(s.raft, "leaderChanges"))
+    .metric("sinkron_raft_wal_written_bytes_total", "counter", "bytes written to the write-ahead log", num(field(s.raft, "wal"), "bytesWritten"))
+    .metric("sinkron_raft_fsync_seconds", "histogram", "write-ahead log sync latency (write and fdatasync)", histogramSamples(field(field(s.raft, "wal"), "syncLatencyMs")));
+}
+
+function queueMetrics(out: Exposition, queues: unknown): void {
+  const raw = field(queues, "byQueue");
+  const byQueue = Array.isArray(raw) ? (raw as unknown[]).filter((q): q is Record<string, unknown> => q !== null && typeof q === "object" && typeof (q as Record<string, unknown>).queue === "string") : [];
+  const per = (key: string) => byQueue.map((q) => ({ labels: { queue: q.queue as string }, value: num(q, key) }));
+  out.metric("sinkron_queue_led_partitions", "gauge", "partitions of the queue this node leads (the queue series below count those)", per("partitionsLed"))
+    .metric("sinkron_queue_ready_messages", "gauge", "messages ready for delivery in the partitions this node leads", per("ready"))
+    .metric("sinkron_queue_delayed_messages", "gauge", "messages waiting out a delay in the partitions this node leads", per("delayed"))
+    .metric("sinkron_queue_inflight_messages", "gauge", "messages delivered and not yet acked in the partitions this node leads", per("inflight"))
+    .metric("sinkron_queue_dead_lettered_messages", "gauge", "messages in the dead-letter lane of the partitions this node leads", per("deadLettered"));
+}
+
+function requestCountSamples(server: unknown): Sample[] {
+  const raw = field(server, "requestsByCommand");
+  if (!Array.isArray(raw)) return [];
+  return (raw as unknown[])
+    .filter((r): r is Record<string, unknown> => r !== null && typeof r === "object" && typeof (r as Record<string, unknown>).command === "string" && typeof (r as Record<string, unknown>).status === "string")
+    .map((r) => ({ labels: { command: r.command as string, status: r.status as string }, value: num(r, "count") }));
 }
 
 function lockMetrics(out: Exposition, locks: unknown): void {
@@ -94,7 +142,8 @@ function serverMetrics(out: Exposition, s: StatusResult, http: HttpStats): void 
     .metric("sinkron_server_connections", "gauge", "open binary-protocol connections", num(s.server, "connections"))
     .metric("sinkron_server_connections_accepted_total", "counter", "binary-protocol connections accepted", num(s.server, "connectionsAccepted"))
     .metric("sinkron_server_connections_refused_total", "counter", "binary-protocol connections refused", num(s.server, "connectionsRefused"))
-    .metric("sinkron_server_requests_total", "counter", "binary-protocol requests", num(s.server, "requests"))
+    .metric("sinkron_server_requests_total", "counter", "binary-protocol requests answered, by command and status (OK or the error code)", requestCountSamples(s.server))
+    .metric("sinkron_server_request_duration_seconds", "histogram", "binary-protocol request latency, from dispatch to answer", histogramSamples(field(s.server, "requestLatencyMs")))
     .metric("sinkron_server_errors_total", "counter", "binary-protocol requests answered with an error", num(s.server, "errors"))
     .metric("sinkron_http_requests_total", "counter", "HTTP API requests by route and status", http.requestCounts().map((r) => ({ labels: { method: r.method, route: r.route, status: r.status }, value: r.count })));
   const buckets: Sample[] = HTTP_LATENCY_BUCKETS_S.map((le, i) => ({ suffix: "_bucket", labels: { le }, value: http.latencyBuckets[i]! }));
@@ -107,6 +156,7 @@ export function prometheusText(status: StatusResult, cache: CacheMetricsResult, 
   const out = new Exposition();
   raftMetrics(out, status);
   lockMetrics(out, status.locks);
+  queueMetrics(out, status.queues);
   cacheMetrics(out, cache);
   serverMetrics(out, status, http);
   return out.text();

@@ -226,7 +226,7 @@ export class SinkronNode {
       members,
       durability: this.host.durability,
       locks: this.locks.stats(),
-      queues: { queues: this.queues.list().length, hostedPartitions: this.queueService?.hostedPartitions() ?? 0 },
+      queues: { queues: this.queues.list().length, hostedPartitions: this.queueService?.hostedPartitions() ?? 0, byQueue: this.queueService?.ledQueueStats() ?? [] },
       ...(this.cacheService === null ? {} : { cache: this.cacheService.metrics() }),
       votingDisabled: raft?.votingDisabled ?? false,
       raft: this.host.stats(),

@@ -94,6 +94,11 @@ export class LocalPartitions {
     return this.local.size;
   }
 
+  /** The partitions hosted here (read-only use: metrics). */
+  list(): IterableIterator<LocalPartition> {
+    return this.local.values();
+  }
+
   private scheduleReconcile(): void {
     if (this.isReconcileScheduled || this.stopped) return;
     this.isReconcileScheduled = true;

@@ -64,6 +64,12 @@ export interface RaftHostStats {
   entriesApplied: number;
   snapshotsTaken: number;
   snapshotsInstalled: number;
+  /** Entries this node appended to a group's log while leading it: its accepted proposals (config changes included). */
+  proposals: number;
+  /** Times one of this node's groups became candidate (an election it started, term bumped). */
+  elections: number;
+  /** Times one of this node's groups learnt of a new leader (itself included). */
+  leaderChanges: number;
 }
 
 export class RaftHost {
@@ -79,7 +85,7 @@ export class RaftHost {
   private stopped = false;
   /** A commit-only hard state is buffered in the WAL, not yet synced (see persist). */
   private isCommitSyncPending = false;
-  private readonly counters: RaftHostStats = { readyLoops: 0, syncs: 0, entriesPersisted: 0, messagesSent: 0, entriesApplied: 0, snapshotsTaken: 0, snapshotsInstalled: 0 };
+  private readonly counters: RaftHostStats = { readyLoops: 0, syncs: 0, entriesPersisted: 0, messagesSent: 0, entriesApplied: 0, snapshotsTaken: 0, snapshotsInstalled: 0, proposals: 0, elections: 0, leaderChanges: 0 };
 
   constructor(private readonly options: RaftHostOptions) {}
 
@@ -365,6 +371,9 @@ export class RaftHost {
       if (rd.entries.length > 0) {
         wal.appendEntries(group.id, rd.entries);
         this.counters.entriesPersisted += rd.entries.length;
+        // A leader's new entries are its own proposals; the empty entry of a new term arrives in
+        // the Ready that makes it leader (group.role is still the old role then) and is not one.
+        if (group.role === "leader" && (rd.softState === undefined || rd.softState.role === "leader")) this.counters.proposals += rd.entries.length;
         mustSync = true;
       }
       if (rd.hardState) {
@@ -394,6 +403,8 @@ export class RaftHost {
 
   private applyReady(group: RaftGroup, rd: Ready): void {
     if (rd.softState) {
+      if (rd.softState.role === "candidate" && group.role !== "candidate") this.counters.elections++;
+      if (rd.softState.leader !== null && rd.softState.leader !== group.leader) this.counters.leaderChanges++;
       if (rd.softState.role !== group.role || rd.softState.leader !== group.leader) {
         this.options.log.info("raft role", { group: group.id, role: rd.softState.role, term: rd.softState.term, leader: rd.softState.leader });
       }

@@ -10,6 +10,7 @@ import { decodeValue, encodeValue, Preencoded, SMALL_ENCODED_BYTES_MAX } from ".
 import type { Logger } from "../util/log.ts";
 import type { CommandContext, CommandRegistry, ConnectionInfo } from "./registry.ts";
 import type { ServerLimits } from "./limits.ts";
+import { INVALID_REQUEST_LABEL, UNKNOWN_COMMAND_LABEL } from "./request-stats.ts";
 
 export interface ConnectionHost {
   readonly registry: CommandRegistry;
@@ -21,7 +22,11 @@ export interface ConnectionHost {
   scheduleFlush(connection: Connection): void;
   /** A connection said HELLO with `peer`: the server can reach that member over it. */
   onPeer(connection: Connection): void;
-  onRequestDone(status: Status): void;
+  /**
+   * A request was answered: `command` is a registered command's name (or a fixed label for an
+   * unknown command or an invalid frame), `latencyMs` the time from dispatch to the answer.
+   */
+  onRequestDone(command: string, status: Status, latencyMs: number): void;
 }
 
 export class Connection implements ConnectionInfo {
@@ -204,66 +209,69 @@ export class Connection implements ConnectionInfo {
   }
 
   private handleFrame(payload: Uint8Array): void {
+    const startMs = performance.now();
     let value: unknown;
     try {
       value = decodeValue(payload);
     } catch (error) {
-      this.respondError(PUSH_ID, new SinkronError("BAD_REQUEST", `frame is not one valid MessagePack value: ${(error as Error).message}`));
+      this.respondError(PUSH_ID, new SinkronError("BAD_REQUEST", `frame is not one valid MessagePack value: ${(error as Error).message}`), INVALID_REQUEST_LABEL, startMs);
       return;
     }
     const parsed = parseRequest(value);
     if (!parsed.ok) {
-      this.respondError(parsed.id, parsed.error);
+      this.respondError(parsed.id, parsed.error, INVALID_REQUEST_LABEL, startMs);
       return;
     }
     const { id, command, args } = parsed.request;
     const entry = this.host.registry.get(command);
     if (entry === undefined) {
-      this.respondError(id, new SinkronError("UNKNOWN_COMMAND", `unknown command '${command}'`, { command }));
+      this.respondError(id, new SinkronError("UNKNOWN_COMMAND", `unknown command '${command}'`, { command }), UNKNOWN_COMMAND_LABEL, startMs);
       return;
     }
+    // The registered name: a label from a bounded set, whatever the client spelled.
+    const name = entry.info.name;
     if (!this.authenticated && entry.info.allowedBeforeAuth !== true) {
-      this.respondError(id, new SinkronError("UNAUTHORIZED", "send HELLO with the node's token first"));
+      this.respondError(id, new SinkronError("UNAUTHORIZED", "send HELLO with the node's token first"), name, startMs);
       return;
     }
     let result: unknown;
     try {
       result = entry.handler(entry.info.args.parse(args), this.context);
     } catch (error) {
-      this.respondError(id, this.asSinkronError(error, command));
+      this.respondError(id, this.asSinkronError(error, command), name, startMs);
       return;
     }
     if (result instanceof Promise) {
       this.inflight++;
       result.then(
-        (v) => this.complete(id, "OK", v),
-        (e) => this.completeError(id, this.asSinkronError(e, command)),
+        (v) => this.complete(id, "OK", v, name, startMs),
+        (e) => this.completeError(id, this.asSinkronError(e, command), name, startMs),
       );
     } else {
-      this.respond(id, "OK", result);
+      this.respond(id, "OK", result, name, startMs);
     }
   }
 
-  private complete(id: RequestId, status: Status, value: unknown): void {
+  private complete(id: RequestId, status: Status, value: unknown, command: string, startMs: number): void {
     this.inflight--;
     if (this.closed) return;
-    this.respond(id, status, value);
+    this.respond(id, status, value, command, startMs);
     this.host.scheduleFlush(this);
     if (this.closeAfterFlush && this.inflight === 0) this.flush();
     this.maybeResume();
   }
 
-  private completeError(id: RequestId, error: SinkronError): void {
-    this.complete(id, error.code, error.toValue());
+  private completeError(id: RequestId, error: SinkronError, command: string, startMs: number): void {
+    this.complete(id, error.code, error.toValue(), command, startMs);
   }
 
-  private respond(id: RequestId, status: Status, value: unknown): void {
-    this.host.onRequestDone(status);
+  private respond(id: RequestId, status: Status, value: unknown, command: string, startMs: number): void {
+    this.host.onRequestDone(command, status, performance.now() - startMs);
     this.enqueue(id, status, value);
   }
 
-  private respondError(id: RequestId, error: SinkronError): void {
-    this.respond(id, error.code, error.toValue());
+  private respondError(id: RequestId, error: SinkronError, command: string, startMs: number): void {
+    this.respond(id, error.code, error.toValue(), command, startMs);
   }
 
   private enqueue(id: RequestId, status: Status, value: unknown): void {

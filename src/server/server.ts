@@ -7,6 +7,7 @@ import type { Status } from "../protocol/envelope.ts";
 import type { Logger } from "../util/log.ts";
 import { Connection, type ConnectionHost } from "./connection.ts";
 import { DEFAULT_SERVER_LIMITS, type ServerLimits } from "./limits.ts";
+import { RequestStats, type HistogramSnapshot, type RequestCountSnapshot } from "./request-stats.ts";
 import type { CommandRegistry } from "./registry.ts";
 
 export interface ServerOptions {
@@ -36,6 +37,10 @@ export interface ServerStats {
   connectionsRefused: number;
   requests: number;
   errors: number;
+  /** Answered requests by command (registered name, "(unknown)" or "(invalid)") and status (OK or the error code). */
+  requestsByCommand: RequestCountSnapshot[];
+  /** Time from dispatch to answer of every answered request. */
+  requestLatencyMs: HistogramSnapshot;
 }
 
 type ConnSocket = Socket<{ connection: Connection | null }>;
@@ -56,7 +61,8 @@ export class NodeServer implements ConnectionHost {
   private flushQueued = false;
   private nextConnectionId = 1;
   private sweepTimer: ReturnType<typeof setInterval> | null = null;
-  private readonly counters = { connectionsAccepted: 0, connectionsRefused: 0, requests: 0, errors: 0 };
+  private readonly counters = { connectionsAccepted: 0, connectionsRefused: 0 };
+  private readonly requestStats = new RequestStats();
 
   constructor(private readonly options: ServerOptions) {
     this.registry = options.registry;
@@ -71,7 +77,15 @@ export class NodeServer implements ConnectionHost {
   }
 
   stats(): ServerStats {
-    return { connections: this.connections.size, ...this.counters };
+    const requests = this.requestStats;
+    return {
+      connections: this.connections.size,
+      ...this.counters,
+      requests: requests.requests,
+      errors: requests.errors,
+      requestsByCommand: requests.counts(),
+      requestLatencyMs: requests.latency.snapshot(),
+    };
   }
 
   connectionList(): ConnectionSummary[] {
@@ -124,9 +138,8 @@ export class NodeServer implements ConnectionHost {
     return connection !== undefined && !connection.isClosed ? connection : undefined;
   }
 
-  onRequestDone(status: Status): void {
-    this.counters.requests++;
-    if (status !== "OK") this.counters.errors++;
+  onRequestDone(command: string, status: Status, latencyMs: number): void {
+    this.requestStats.record(command, status, latencyMs);
   }
 
   /** Stops accepting, lets in-flight answers go out for up to `shutdownGraceMs`, then closes. */

@@ -57,6 +57,17 @@ interface Preallocation {
   isReady: boolean;
 }
 
+/** Upper bounds (ms) of the sync latency histogram's buckets (+Inf is implicit). */
+export const WAL_SYNC_BUCKETS_MS = [0.1, 0.25, 0.5, 1, 2.5, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000] as const;
+
+/** The sync latency histogram as stats() reports it: cumulative counts, the last one +Inf (= syncs). */
+export interface WalSyncHistogram {
+  boundsMs: number[];
+  counts: number[];
+  sumMs: number;
+  count: number;
+}
+
 export interface WalStats {
   segments: number;
   /** Bytes of data in all live segments (a preallocated segment's zeros not counted). */
@@ -64,6 +75,8 @@ export interface WalStats {
   syncs: number;
   syncMsTotal: number;
   syncMsMax: number;
+  /** Wall time of each sync (write and fdatasync), as a histogram. */
+  syncLatencyMs: WalSyncHistogram;
   bytesWritten: number;
   recordsWritten: number;
   entriesWritten: number;
@@ -137,6 +150,8 @@ export class Wal {
     preallocateMsTotal: 0,
     segmentsPreallocated: 0,
   };
+  /** Syncs per bucket of WAL_SYNC_BUCKETS_MS (non-cumulative; the last counts those above all bounds). */
+  private readonly syncBuckets = new Array<number>(WAL_SYNC_BUCKETS_MS.length + 1).fill(0);
 
   /** Use openWal(); this takes over the segments recovery left in place, the last one active. */
   constructor(
@@ -362,6 +377,9 @@ export class Wal {
     this.counters.syncs++;
     this.counters.syncMsTotal += elapsedMs;
     if (elapsedMs > this.counters.syncMsMax) this.counters.syncMsMax = elapsedMs;
+    let bucket = 0;
+    while (bucket < WAL_SYNC_BUCKETS_MS.length && elapsedMs > WAL_SYNC_BUCKETS_MS[bucket]!) bucket++;
+    this.syncBuckets[bucket]! += 1;
   }
 
   /**
@@ -532,6 +550,13 @@ export class Wal {
     return [...this.groups.keys()];
   }
 
+  private syncHistogram(): WalSyncHistogram {
+    const counts: number[] = [];
+    let running = 0;
+    for (const n of this.syncBuckets) counts.push((running += n));
+    return { boundsMs: [...WAL_SYNC_BUCKETS_MS], counts, sumMs: this.counters.syncMsTotal, count: this.counters.syncs };
+  }
+
   stats(): WalStats {
     let bytes = 0;
     for (const segment of this.segments) bytes += segment.sizeBytes;
@@ -539,6 +564,7 @@ export class Wal {
       segments: this.segments.length,
       bytes,
       ...this.counters,
+      syncLatencyMs: this.syncHistogram(),
       groups: this.groups.size,
       pendingBytes: this.pendingBytes,
       fsync: this.config.isFsyncEnabled,

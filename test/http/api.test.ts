@@ -301,7 +301,7 @@ test("GET /metrics: Prometheus text for a scraper, the original JSON otherwise",
     if ((m = /^# HELP (sinkron_[a-z_]+) .+$/.exec(line))) help.add(m[1]!);
     else if ((m = /^# TYPE (sinkron_[a-z_]+) (gauge|counter|histogram)$/.exec(line))) types.set(m[1]!, m[2]!);
     else {
-      m = /^(sinkron_[a-z_]+)(\{[a-z_]+="[^"\\]*"(,[a-z_]+="[^"\\]*")*\})? (-?[0-9.e+]+)$/.exec(line);
+      m = /^(sinkron_[a-z_]+)(\{[a-z_]+="[^"\\]*"(,[a-z_]+="[^"\\]*")*\})? (-?[0-9.e+-]+)$/.exec(line);
       expect(m, `a sample line: ${line}`).not.toBeNull();
       const family = m![1]!.replace(/_(bucket|sum|count)$/, (suffix) => (types.has(m![1]!) ? suffix : ""));
       expect(types.has(family), `TYPE before ${line}`).toBe(true);
