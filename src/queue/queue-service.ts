@@ -275,9 +275,15 @@ export class QueueService {
     return counts;
   }
 
-  /** One round over the partitions that may have ready messages; [] when none had any. */
-  private async consumeOnce(queue: QueueDescriptor, lane: Lane, max: number, visibilityMs: number, confirmed?: ReadonlyMap<number, number>): Promise<ClientDelivery[]> {
-    const plan = this.planConsume(queue, lane, max, confirmed);
+  /**
+   * One round over the partitions that may have ready messages; [] when none had any. When every
+   * partition asked came back empty — this node's replica counted a message another consumer had
+   * just taken at the leader — the partitions not asked yet get one more round at once: a long-poll
+   * must not wait for a NEW message while another partition still has a ready one (its wake-up
+   * came before this round and will not come again).
+   */
+  private async consumeOnce(queue: QueueDescriptor, lane: Lane, max: number, visibilityMs: number, confirmed?: ReadonlyMap<number, number>, asked?: ReadonlySet<number>): Promise<ClientDelivery[]> {
+    const plan = this.planConsume(queue, lane, max, confirmed, asked);
     if (plan.length === 0) return [];
     const settled = await Promise.allSettled(plan.map(([partition, n]) => this.consumeBatcher.add(laneKey(partition.group, lane), [n, visibilityMs])));
     const out: ClientDelivery[] = [];
@@ -295,6 +301,7 @@ export class QueueService {
     // another partition failed (that one's messages, if any were taken, come back after their
     // visibility timeout). Fail only when nothing came and something went wrong.
     if (out.length === 0 && failure !== null) throw failure;
+    if (out.length === 0 && asked === undefined) return this.consumeOnce(queue, lane, max, visibilityMs, confirmed, new Set(plan.map(([partition]) => partition.group)));
     return out;
   }
 
@@ -304,7 +311,7 @@ export class QueueService {
    * replicas last said they had ready messages; partitions with no recent word are asked blindly
    * only when nothing else is known (a consume writes a log entry even when it finds nothing).
    */
-  private planConsume(queue: QueueDescriptor, lane: Lane, max: number, confirmed?: ReadonlyMap<number, number>): [PartitionDescriptor, number][] {
+  private planConsume(queue: QueueDescriptor, lane: Lane, max: number, confirmed?: ReadonlyMap<number, number>, exclude?: ReadonlySet<number>): [PartitionDescriptor, number][] {
     const plan: [PartitionDescriptor, number][] = [];
     const count = queue.partitions.length;
     const start = this.consumeCursor++ % count;
@@ -319,7 +326,7 @@ export class QueueService {
       for (let i = 0; i < count && remaining > 0; i++) {
         const partition = queue.partitions[(start + i) % count]!;
         const local = this.partitions.get(partition.group);
-        if (passOf(local) !== pass) continue;
+        if (passOf(local) !== pass || exclude?.has(partition.group) === true) continue;
         let ready: number;
         const leaderCount = confirmed?.get(partition.group);
         if (leaderCount !== undefined) ready = leaderCount;
