@@ -346,3 +346,38 @@ test("keyless produces go to partitions led by the serving node; a consumer with
   }
   expect([...Array.from({ length: 40 }, (_, i) => `b${i}`)].filter((m) => !seen.has(m))).toEqual([]);
 }, 30_000);
+
+test("concurrent long-polls that find the partition they planned on emptied by each other take the ready messages of another at once", async () => {
+  // Regression: with max 1, a consume asks the one partition its node's replica counts as ready
+  // (the one this node leads, first); when several consumes plan it and its leader has one
+  // message, the others came back empty and waited for a NEW message for their whole waitMs,
+  // although another partition held ready ones (its wake-up had come before they looked).
+  cluster = await TestCluster.start(3);
+  const [a] = await Promise.all(["n1"].map((id) => cluster!.client(id)));
+  await a!.queue.create({ queue: "race", partitions: 2 });
+  let info = await a!.queue.info({ queue: "race" });
+  for (const deadline = performance.now() + 15_000; !info.partitions.every((p) => p.leader === p.replicas[0]); ) {
+    if (performance.now() > deadline) throw new Error("leaders did not settle");
+    await Bun.sleep(100);
+    info = await a!.queue.info({ queue: "race" });
+  }
+  const [first, second] = info.partitions;
+  // One message in the partition the consumers' node leads, three in the other.
+  const here = await cluster.client(first!.leader!);
+  const there = await cluster.client(second!.leader!);
+  await here.queue.produce({ queue: "race", body: "near" });
+  for (let i = 0; i < 3; i++) await there.queue.produce({ queue: "race", body: `far${i}` });
+  // All four are ready at the leaders; the consumers' node applies them on its replicas (what its
+  // plans count) within a moment.
+  for (let i = 0; i < 100 && (await here.queue.info({ queue: "race" })).ready !== 4; i++) await Bun.sleep(20);
+  await Bun.sleep(200);
+  const waitMs = 6_000;
+  const startedMs = performance.now();
+  // Four at once: at least three of any four plans put the locally led partition first.
+  const got = await Promise.all(Array.from({ length: 4 }, () => here.queue.consume({ queue: "race", max: 1, waitMs })));
+  const elapsedMs = performance.now() - startedMs;
+  expect(got.map((batch) => batch.length)).toEqual([1, 1, 1, 1]);
+  expect(got.flat().map((d) => String(d.body)).sort()).toEqual(["far0", "far1", "far2", "near"]);
+  // Each found a ready message: none waited for its long-poll to run out.
+  expect(elapsedMs).toBeLessThan(waitMs / 2);
+}, 30_000);
