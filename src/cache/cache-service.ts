@@ -19,7 +19,7 @@ import {
 } from "../protocol/commands.ts";
 import { SinkronError } from "../protocol/errors.ts";
 import { encodeValue, Preencoded } from "../protocol/msgpack.ts";
-import type { CommandContext, CommandRegistry } from "../server/registry.ts";
+import { requirePeer, type CommandContext, type CommandRegistry } from "../server/registry.ts";
 import type { PeerTransport } from "../transport/peer-transport.ts";
 import { HashRing } from "../util/hash-ring.ts";
 import type { Logger } from "../util/log.ts";
@@ -378,10 +378,6 @@ export class CacheService {
       },
     );
   }
-}
-
-function requirePeer(ctx: CommandContext, command: string): void {
-  if (ctx.connection.peerId === null) throw new SinkronError("UNAUTHORIZED", `${command} is for cluster members`);
 }
 
 function notFound(key: string): SinkronError {

@@ -24,7 +24,7 @@ import { SinkronError } from "../protocol/errors.ts";
 import type { LeaderRouter } from "../replication/leader-router.ts";
 import type { RaftGroup } from "../replication/raft-group.ts";
 import type { RaftHost } from "../replication/raft-host.ts";
-import type { CommandContext, CommandRegistry } from "../server/registry.ts";
+import { requirePeer, type CommandContext, type CommandRegistry } from "../server/registry.ts";
 import type { PeerTransport } from "../transport/peer-transport.ts";
 import type { Logger } from "../util/log.ts";
 import { KeyedBatcher } from "../util/keyed-batcher.ts";
@@ -145,7 +145,7 @@ export class QueueService {
       return this.options.router.run(this.options.group0, ctx, Q_DELETE.name, args, () => this.options.group0.propose({ op: "queue.delete", args: { queue: args.queue }, rid: null }), true);
     });
     registry.register(Q_PARTITION, (args, ctx) => {
-      if (ctx.connection.peerId === null) throw new SinkronError("UNAUTHORIZED", "Q.PARTITION is for cluster members");
+      requirePeer(ctx, Q_PARTITION.name);
       return this.partitionStats(args.group, args.lane as Lane, args.waitMs ?? 0, ctx);
     });
   }

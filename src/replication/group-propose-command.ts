@@ -5,13 +5,13 @@
 import { GROUP_PROPOSE } from "../protocol/commands.ts";
 import { SinkronError } from "../protocol/errors.ts";
 import { isPlainMap } from "../protocol/envelope.ts";
-import type { CommandRegistry } from "../server/registry.ts";
+import { requirePeer, type CommandRegistry } from "../server/registry.ts";
 import type { LeaderRouter } from "./leader-router.ts";
 import type { RaftHost } from "./raft-host.ts";
 
 export function registerGroupProposeCommand(registry: CommandRegistry, host: RaftHost, router: LeaderRouter): void {
   registry.register(GROUP_PROPOSE, (args, ctx) => {
-    if (ctx.connection.peerId === null) throw new SinkronError("UNAUTHORIZED", "GROUP.PROPOSE is for cluster members");
+    requirePeer(ctx, GROUP_PROPOSE.name);
     const group = host.group(args.group);
     if (group === undefined) throw new SinkronError("NOT_FOUND", `this node hosts no group ${args.group}`, { group: args.group });
     if (!isPlainMap(args.args)) throw new SinkronError("BAD_REQUEST", "argument 'args' must be a map");

@@ -3,6 +3,7 @@
 import type { CommandInfo } from "../protocol/commands.ts";
 import type { Args } from "../protocol/envelope.ts";
 import type { Parsed, Shape } from "../protocol/schema.ts";
+import { SinkronError } from "../protocol/errors.ts";
 
 export interface ConnectionInfo {
   readonly id: number;
@@ -24,6 +25,11 @@ export interface CommandContext {
 }
 
 export type Handler = (args: Args, ctx: CommandContext) => unknown;
+
+/** Internal commands run only on a connection a cluster member opened (HELLO with `peer`). */
+export function requirePeer(ctx: CommandContext, command: string): void {
+  if (ctx.connection.peerId === null) throw new SinkronError("UNAUTHORIZED", `${command} is for cluster members`);
+}
 
 export interface Command {
   readonly info: CommandInfo;
