@@ -13,6 +13,7 @@ import { type RunConfig, type RunHooks, type RunMeasurements } from "./runner.ts
 import { drivePhases } from "./phases.ts";
 import { RoundRun, StaleReadTally } from "./round-run.ts";
 import type { ReportSection, RunContext } from "./workloads.ts";
+import { isMap } from "./answers.ts";
 
 /** The original system's figure for this scenario on 3 nodes, in requests/s. */
 export const ORIGINAL_REQUESTS_PER_SEC = 176;
@@ -27,7 +28,6 @@ export class ScenarioTally extends StaleReadTally {
   loops = 0;
 }
 
-const isMap = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === "object";
 
 type Outcome = { code: string; message: string | null };
 const OK: Outcome = { code: "OK", message: null };

@@ -10,6 +10,7 @@ import { driveCacheScenario, ScenarioTally, scenarioSection } from "./cache-scen
 import type { BenchReport } from "./report.ts";
 import type { BenchRequest, ReportSection, RunContext, RunProbe, WorkloadSpec } from "./workloads.ts";
 import { ZipfSampler } from "./zipf.ts";
+import { isMap } from "./answers.ts";
 
 /** cache-hit checks (decodes) one answer in this many; the rest are counted by envelope. */
 export const CACHE_HIT_CHECK_EVERY = 16;
@@ -17,7 +18,6 @@ export const CACHE_HIT_CHECK_EVERY = 16;
 /** Keys warmed (read once on every node) in flight at a time, as the setup writes them. */
 const WARM_BATCH = 256;
 
-const isMap = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === "object";
 
 export function cacheKeys(count: number): string[] {
   return Array.from({ length: count }, (_, i) => `c${i}`);

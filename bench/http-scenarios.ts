@@ -9,6 +9,7 @@ import type { HttpScenarioName } from "./args.ts";
 import { drivePhases } from "./phases.ts";
 import { RoundRun, StaleReadTally } from "./round-run.ts";
 import { type RunHooks, type RunMeasurements } from "./runner.ts";
+import { isMap } from "./answers.ts";
 
 /** A call's deadline: past the longest wait a request asks the node for (5 s), so the node's own answer comes first. */
 export const HTTP_CALL_TIMEOUT_MS = 10_000;
@@ -56,7 +57,6 @@ export class HttpScenarioTally extends StaleReadTally {}
 type Outcome = { code: string; message: string | null; value?: unknown };
 /** Looks at an answer's status and parsed body: an outcome other than the default, or null. */
 type Check = (status: number, value: unknown) => Outcome | null;
-const isMap = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === "object";
 
 class HttpRun extends RoundRun {
   constructor(private readonly headers: Record<string, string>) {

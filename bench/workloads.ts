@@ -8,6 +8,7 @@ import { cacheHitWorkload, cacheMixWorkload, cacheScenarioWorkload } from "./cac
 import type { BenchReport } from "./report.ts";
 import type { RunConfig, RunHooks, RunMeasurements } from "./runner.ts";
 import { seededRandom } from "../src/util/prng.ts";
+import { isMap } from "./answers.ts";
 
 export type BenchRequest = readonly [command: string, args: Args];
 
@@ -105,7 +106,6 @@ export interface RunProbe {
   after(context: RunContext, report: BenchReport): Promise<ReportSection[]>;
 }
 
-const isMap = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === "object";
 
 function kvKeys(options: BenchOptions): string[] {
   return Array.from({ length: options.keys }, (_, i) => `k${i}`);
