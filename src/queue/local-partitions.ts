@@ -94,9 +94,30 @@ export class LocalPartitions {
     return this.local.size;
   }
 
-  /** The partitions hosted here (read-only use: metrics). */
-  list(): IterableIterator<LocalPartition> {
-    return this.local.values();
+  /**
+   * Per queue, the counts of the partitions this node leads (so summing over the nodes counts
+   * each partition once): ready and delayed, in flight, and dead-lettered (lane 1, any state).
+   * Queues with no partition led here are left out.
+   */
+  ledQueueStats(): LedQueueStats[] {
+    const byQueue = new Map<string, LedQueueStats>();
+    for (const local of this.local.values()) {
+      if (!local.group.isLeader) continue;
+      const name = local.queue.queue;
+      let entry = byQueue.get(name);
+      if (entry === undefined) {
+        entry = { queue: name, partitionsLed: 0, ready: 0, delayed: 0, inflight: 0, deadLettered: 0 };
+        byQueue.set(name, entry);
+      }
+      const live = local.machine.stats(0);
+      const dead = local.machine.stats(1);
+      entry.partitionsLed++;
+      entry.ready += live.ready;
+      entry.delayed += live.delayed;
+      entry.inflight += live.inflight;
+      entry.deadLettered += dead.ready + dead.inflight + dead.delayed;
+    }
+    return [...byQueue.values()];
   }
 
   private scheduleReconcile(): void {
@@ -263,4 +284,14 @@ export class LocalPartitions {
       this.options.host.schedule();
     }
   }
+}
+
+/** One queue's counts over the partitions a node leads (STATUS `queues.byQueue`). */
+export interface LedQueueStats {
+  queue: string;
+  partitionsLed: number;
+  ready: number;
+  delayed: number;
+  inflight: number;
+  deadLettered: number;
 }

@@ -30,7 +30,7 @@ import type { Logger } from "../util/log.ts";
 import { KeyedBatcher } from "../util/keyed-batcher.ts";
 import type { CreateQueueOp, CreateQueueResult, PartitionDescriptor, QueueCatalog, QueueDescriptor } from "./catalog-machine.ts";
 import type { QueueLimits } from "./limits.ts";
-import { LocalPartitions, type LocalPartition } from "./local-partitions.ts";
+import { LocalPartitions, type LedQueueStats, type LocalPartition } from "./local-partitions.ts";
 import { formatMessageId, parseMessageId } from "./message-id.ts";
 import type { Delivery, Lane, LaneStats, MessageBody } from "./partition-machine.ts";
 import { placePartitions } from "./placement.ts";
@@ -555,41 +555,10 @@ export class QueueService {
     return this.partitions.size;
   }
 
-  /**
-   * Per queue, the counts of the partitions this node leads (so summing over the nodes counts
-   * each partition once): ready and delayed, in flight, and dead-lettered (lane 1, any state).
-   * Queues with no partition led here are left out.
-   */
+  /** Per queue, the counts of the partitions this node leads (STATUS `queues.byQueue`). */
   ledQueueStats(): LedQueueStats[] {
-    const byQueue = new Map<string, LedQueueStats>();
-    for (const local of this.partitions.list()) {
-      if (!local.group.isLeader) continue;
-      const name = local.queue.queue;
-      let entry = byQueue.get(name);
-      if (entry === undefined) {
-        entry = { queue: name, partitionsLed: 0, ready: 0, delayed: 0, inflight: 0, deadLettered: 0 };
-        byQueue.set(name, entry);
-      }
-      const live = local.machine.stats(0);
-      const dead = local.machine.stats(1);
-      entry.partitionsLed++;
-      entry.ready += live.ready;
-      entry.delayed += live.delayed;
-      entry.inflight += live.inflight;
-      entry.deadLettered += dead.ready + dead.inflight + dead.delayed;
-    }
-    return [...byQueue.values()];
+    return this.partitions.ledQueueStats();
   }
-}
-
-/** One queue's counts over the partitions a node leads (STATUS `queues.byQueue`). */
-export interface LedQueueStats {
-  queue: string;
-  partitionsLed: number;
-  ready: number;
-  delayed: number;
-  inflight: number;
-  deadLettered: number;
 }
 
 /** Q.CREATE's answer: the settings, not the placement (Q.INFO shows that). */
