@@ -1,6 +1,7 @@
 // Shared test scaffolding for storage: temp dirs, a capturing logger, deterministic entries, a
 // seeded random source, and a deliberately naive model of what the WAL must recover.
 
+import { afterEach } from "bun:test";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
@@ -14,6 +15,22 @@ export function tempDir(label: string): string {
 
 export function removeDir(dir: string): void {
   fs.rmSync(dir, { recursive: true, force: true });
+}
+
+/**
+ * A test file's fresh directories, each removed after the test that made it:
+ * `const freshDir = tempDirsPerTest("wal")` at the top of the file, then `freshDir()`.
+ */
+export function tempDirsPerTest(defaultLabel: string): (label?: string) => string {
+  const dirs: string[] = [];
+  afterEach(() => {
+    for (const dir of dirs.splice(0)) removeDir(dir);
+  });
+  return (label = defaultLabel) => {
+    const dir = tempDir(label);
+    dirs.push(dir);
+    return dir;
+  };
 }
 
 export function copyDir(from: string, to: string): void {

@@ -2,24 +2,16 @@
 // at rotation. Zeros after the data of a preallocated last segment are its clean end; a torn record
 // before them is still a torn tail (cut by zeroing); a broken record with valid ones after is damage.
 
-import { afterEach, describe, expect, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { openWal } from "../../src/storage/index.ts";
 import { parseRecord } from "../../src/storage/record.ts";
-import { Twin, captureLogger, describeModel, describeRecovered, makeEntries, removeDir, segmentFiles, tempDir } from "./helpers.ts";
+import { Twin, captureLogger, describeModel, describeRecovered, makeEntries, segmentFiles, tempDirsPerTest } from "./helpers.ts";
 
 const SEGMENT_BYTES_MAX = 16 * 1024;
 
-const dirs: string[] = [];
-function freshDir(label = "prealloc"): string {
-  const dir = tempDir(label);
-  dirs.push(dir);
-  return dir;
-}
-afterEach(() => {
-  for (const dir of dirs.splice(0)) removeDir(dir);
-});
+const freshDir = tempDirsPerTest("prealloc");
 
 function open(dir: string, segmentBytesMax = SEGMENT_BYTES_MAX) {
   const logger = captureLogger();

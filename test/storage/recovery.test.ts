@@ -2,7 +2,7 @@
 // acknowledged data freezes the affected groups at the damage point, is reported with the highest
 // index and term still readable, is persisted until repaired, and never makes the next start fail.
 
-import { afterEach, describe, expect, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { ByteWriter } from "../../src/storage/bytes.ts";
@@ -20,19 +20,11 @@ import {
   removeDir,
   seededRandom,
   segmentFiles,
-  tempDir,
+  tempDirsPerTest,
   testSeed,
 } from "./helpers.ts";
 
-const dirs: string[] = [];
-function freshDir(label = "recovery"): string {
-  const dir = tempDir(label);
-  dirs.push(dir);
-  return dir;
-}
-afterEach(() => {
-  for (const dir of dirs.splice(0)) removeDir(dir);
-});
+const freshDir = tempDirsPerTest("recovery");
 
 const open = openCapturing;
 
@@ -278,7 +270,6 @@ describe("damage inside acknowledged data", () => {
       expect(third.report.findings, where).toEqual([]);
       third.wal.close();
       removeDir(dir);
-      dirs.pop();
     }
   });
 

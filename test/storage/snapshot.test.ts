@@ -1,23 +1,15 @@
 // The snapshot store: what save() returns from is what loadLatest() gives back, a crash mid-save
 // leaves the previous snapshot in charge (the temp file is ignored and cleaned), damage is skipped.
 
-import { afterEach, describe, expect, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { openSnapshotStore } from "../../src/storage/snapshot.ts";
 import { StorageAssertionError } from "../../src/storage/assert.ts";
 import type { SnapshotMeta } from "../../src/storage/types.ts";
-import { captureLogger, removeDir, tempDir } from "./helpers.ts";
+import { captureLogger, tempDirsPerTest } from "./helpers.ts";
 
-const dirs: string[] = [];
-function freshDir(): string {
-  const dir = tempDir("snap");
-  dirs.push(dir);
-  return dir;
-}
-afterEach(() => {
-  for (const dir of dirs.splice(0)) removeDir(dir);
-});
+const freshDir = tempDirsPerTest("snap");
 
 function meta(index: number, term: number): SnapshotMeta {
   return { index, term, config: { voters: ["n1", "n2", "n3"], learners: index % 2 === 0 ? ["n4"] : [] } };

@@ -2,7 +2,7 @@
 // reopen, rotation, checkpoints and segment deletion; a reset that never became durable leaves the
 // old log; the old log's entries neither keep segments alive nor read as damage once reset.
 
-import { afterEach, describe, expect, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { StorageAssertionError } from "../../src/storage/assert.ts";
@@ -16,22 +16,13 @@ import {
   describeRecovered,
   makeEntries,
   openCapturing,
-  removeDir,
   seededRandom,
   segmentFiles,
-  tempDir,
+  tempDirsPerTest,
   testSeed,
 } from "./helpers.ts";
 
-const dirs: string[] = [];
-function freshDir(label = "reset"): string {
-  const dir = tempDir(label);
-  dirs.push(dir);
-  return dir;
-}
-afterEach(() => {
-  for (const dir of dirs.splice(0)) removeDir(dir);
-});
+const freshDir = tempDirsPerTest("reset");
 
 const open = openCapturing;
 

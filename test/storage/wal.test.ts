@@ -2,22 +2,14 @@
 // rules, segments rotate and are deleted only when nothing in them is still needed, and broken
 // invariants are refused before anything is written.
 
-import { afterEach, describe, expect, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import * as fs from "node:fs";
 import { openWal } from "../../src/storage/index.ts";
 import { StorageAssertionError } from "../../src/storage/assert.ts";
 import { parseRecord } from "../../src/storage/record.ts";
-import { Twin, captureLogger, describeModel, describeRecovered, makeEntries, removeDir, segmentFiles, tempDir } from "./helpers.ts";
+import { Twin, captureLogger, describeModel, describeRecovered, makeEntries, segmentFiles, tempDirsPerTest } from "./helpers.ts";
 
-const dirs: string[] = [];
-function freshDir(): string {
-  const dir = tempDir("wal");
-  dirs.push(dir);
-  return dir;
-}
-afterEach(() => {
-  for (const dir of dirs.splice(0)) removeDir(dir);
-});
+const freshDir = tempDirsPerTest("wal");
 
 /** Open, close, and return what was recovered. */
 function recoveredOf(dir: string, segmentBytesMax?: number) {
