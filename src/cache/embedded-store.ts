@@ -34,6 +34,8 @@ export class EmbeddedStore implements BackingStore {
   readonly kind = "embedded";
   private readonly reads: KeyedBatcher<number, string, ReadAnswer>;
   private readonly writes: KeyedBatcher<number, StoreWriteOp, boolean>;
+  /** Whether this process's first raise wrote its barrier (advanceEpoch). */
+  private isBarrierDone = false;
 
   constructor(private readonly options: EmbeddedStoreOptions) {
     const limits = { itemsMax: BATCH_ITEMS_MAX, weightMax: BATCH_BYTES_MAX, backlogMax: BACKLOG_MAX, inFlightMax: BATCHES_IN_FLIGHT_MAX };
@@ -55,13 +57,16 @@ export class EmbeddedStore implements BackingStore {
   }
 
   /**
-   * Group 0's log moves the epoch by itself; this writes an empty, fenced batch through the log
-   * as a barrier: once it is committed, any cache write proposed before it (by this process or
-   * one before a restart) has either been applied or can never be, so nothing this node reads
-   * afterwards can be overtaken by such a write.
+   * Group 0's log moves the epoch by itself. The first call of a process also writes an empty,
+   * fenced batch through the log as a barrier: once it is committed, any cache write a process
+   * before a restart proposed has either been applied or can never be, so nothing this node reads
+   * afterwards can be overtaken by such a write. Later ring changes need no barrier: this
+   * process's own writes are fenced by the epoch in the log.
    */
   async advanceEpoch(epoch: number): Promise<void> {
+    if (this.isBarrierDone) return;
     await this.writeBatch(epoch, []);
+    this.isBarrierDone = true;
   }
 
   close(): Promise<void> {
